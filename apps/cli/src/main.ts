@@ -1,0 +1,42 @@
+import { Command, ValidationError } from "@effect/cli"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import { ENGINE_VERSION, EngineLive, exitCodeOf, messageOf } from "@engine/engine"
+import { Cause, Console, Effect, Layer } from "effect"
+import { backendsCommand } from "./commands/Backends"
+import { buildCommand } from "./commands/Build"
+import { installCommand } from "./commands/Install"
+
+const engine = Command.make("engine").pipe(
+  Command.withDescription("Build OCI images from mise.toml, one layer per tool"),
+  Command.withSubcommands([buildCommand, installCommand, backendsCommand])
+)
+
+const cli = Command.run(engine, { name: "engine", version: ENGINE_VERSION })
+
+const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
+const program = cli(process.argv).pipe(
+  Effect.catchAll((error) =>
+    Effect.gen(function*() {
+      // @effect/cli has already printed usage errors with their help text.
+      if (ValidationError.isValidationError(error)) {
+        process.exitCode = ValidationError.isHelpRequested(error) ? 0 : 2
+        return
+      }
+      yield* Console.error(`error: ${messageOf(error)}`)
+      process.exitCode = exitCodeOf(error)
+    })
+  ),
+  Effect.catchAllDefect((defect) =>
+    Effect.gen(function*() {
+      yield* Console.error(`internal error (please report): ${Cause.pretty(Cause.die(defect))}`)
+      process.exitCode = 70
+    })
+  ),
+  Effect.provide(Layer.mergeAll(PlatformLive, EngineLive.pipe(Layer.provide(PlatformLive))))
+)
+
+NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
