@@ -1,0 +1,57 @@
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "")
+export const engineBin = path.join(repoRoot, "apps", "cli", "bin", "engine.cjs")
+
+export interface RunResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the built `engine` CLI as a user would, with a clean, explicit environment. */
+export const engine = (args: ReadonlyArray<string>, opts: { cwd: string; env?: Record<string, string> }): RunResult => {
+  if (!fs.existsSync(path.join(repoRoot, "apps", "cli", "dist", "engine.cjs"))) {
+    throw new Error("the CLI is not built: run `npm run build` first (npm test does)")
+  }
+  const out = spawnSync(process.execPath, [engineBin, ...args], {
+    cwd: opts.cwd,
+    encoding: "utf8",
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: opts.env?.HOME ?? process.env.HOME ?? "/root",
+      ...opts.env
+    },
+    timeout: 300_000
+  })
+  return { code: out.status ?? -1, stdout: out.stdout, stderr: out.stderr }
+}
+
+export interface LayoutView {
+  readonly index: { manifests: Array<{ digest: string; size: number; annotations?: Record<string, string> }> }
+  readonly manifest: {
+    config: { digest: string }
+    layers: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }>
+  }
+  readonly config: {
+    created: string
+    architecture: string
+    os: string
+    config: { Env: Array<string>; WorkingDir?: string; Labels?: Record<string, string>; User?: string; Cmd?: Array<string>; Entrypoint?: Array<string> }
+    rootfs: { diff_ids: Array<string> }
+  }
+  readonly configRaw: string
+  readonly blob: (digest: string) => string
+}
+
+/** Reads an OCI layout back the way a runtime would: index → manifest → config. */
+export const readLayout = (dir: string): LayoutView => {
+  const blob = (digest: string) => path.join(dir, "blobs", "sha256", digest.replace(/^sha256:/, ""))
+  const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as LayoutView["index"]
+  const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0]!.digest), "utf8")) as LayoutView["manifest"]
+  const configRaw = fs.readFileSync(blob(manifest.config.digest), "utf8")
+  return { index, manifest, config: JSON.parse(configRaw) as LayoutView["config"], configRaw, blob }
+}
