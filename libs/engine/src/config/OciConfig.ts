@@ -11,7 +11,7 @@ export interface OciCopy {
   readonly image: string
 }
 
-/** The `[oci]` section, merged across config files. Every field is optional: defaults belong to the caller. */
+/** The `[oci]` section (keys as in TOML and mise), merged across config files. No defaults: they belong to the caller. */
 export interface OciConfig {
   readonly from?: string
   readonly tag?: string
@@ -19,13 +19,14 @@ export interface OciConfig {
   readonly entrypoint?: ReadonlyArray<string>
   readonly cmd?: ReadonlyArray<string>
   readonly user?: string
-  readonly userId?: number
-  readonly groupId?: number
-  readonly mountPoint?: string
+  readonly user_id?: number
+  readonly group_id?: number
+  readonly mount_point?: string
   /** Less specific files' copies first, so a more specific copy to the same path lands later and wins. */
   readonly copy: ReadonlyArray<OciCopy>
-  readonly env: Readonly<Record<string, string>>
-  readonly labels: Readonly<Record<string, string>>
+  /** In order (mise's IndexMap): the more specific file's keys first. */
+  readonly env: ReadonlyArray<readonly [string, string]>
+  readonly labels: ReadonlyArray<readonly [string, string]>
 }
 
 /** The keys `[oci]` accepts (mise's `OciConfig` is `deny_unknown_fields`). */
@@ -89,22 +90,23 @@ export const ociConfigFromToml = (raw: unknown, dir: string): Either.Either<OciC
       ...(oci.entrypoint === undefined ? {} : { entrypoint: oci.entrypoint }),
       ...(oci.cmd === undefined ? {} : { cmd: oci.cmd }),
       ...(oci.user === undefined ? {} : { user: oci.user }),
-      ...(oci.user_id === undefined ? {} : { userId: oci.user_id }),
-      ...(oci.group_id === undefined ? {} : { groupId: oci.group_id }),
-      ...(oci.mount_point === undefined ? {} : { mountPoint: oci.mount_point }),
+      ...(oci.user_id === undefined ? {} : { user_id: oci.user_id }),
+      ...(oci.group_id === undefined ? {} : { group_id: oci.group_id }),
+      ...(oci.mount_point === undefined ? {} : { mount_point: oci.mount_point }),
       copy,
-      env: { ...oci.env },
-      labels: { ...oci.labels }
+      env: Object.entries(oci.env ?? {}),
+      labels: Object.entries(oci.labels ?? {})
     }
   })
 
-export const emptyOciConfig: OciConfig = { copy: [], env: {}, labels: {} }
+export const emptyOciConfig: OciConfig = { copy: [], env: [], labels: [] }
+
+type Pairs = ReadonlyArray<readonly [string, string]>
 
 /** IndexMap `entry().or_insert()`: existing keys keep value and position, new keys go last. */
-const appendMissing = (first: Readonly<Record<string, string>>, more: Readonly<Record<string, string>>): Record<string, string> => {
-  const out: Record<string, string> = { ...first }
-  for (const [key, value] of Object.entries(more)) if (!Object.hasOwn(out, key)) out[key] = value
-  return out
+const appendMissing = (first: Pairs, more: Pairs): Pairs => {
+  const keys = new Set(first.map(([key]) => key))
+  return [...first, ...more.filter(([key]) => !keys.has(key))]
 }
 
 /**
@@ -118,7 +120,7 @@ export const mergeOciConfigs = (mostSpecificFirst: ReadonlyArray<OciConfig>): Oc
       const value = merged[key] ?? other[key]
       return value === undefined ? {} : ({ [key]: value } as Partial<Pick<OciConfig, K>>)
     }
-    const groupId = merged.groupId ?? (merged.userId === undefined ? other.groupId : undefined)
+    const groupId = merged.group_id ?? (merged.user_id === undefined ? other.group_id : undefined)
     return {
       ...first("from"),
       ...first("tag"),
@@ -126,9 +128,9 @@ export const mergeOciConfigs = (mostSpecificFirst: ReadonlyArray<OciConfig>): Oc
       ...first("entrypoint"),
       ...first("cmd"),
       ...first("user"),
-      ...first("userId"),
-      ...(groupId === undefined ? {} : { groupId }),
-      ...first("mountPoint"),
+      ...first("user_id"),
+      ...(groupId === undefined ? {} : { group_id: groupId }),
+      ...first("mount_point"),
       copy: [...other.copy, ...merged.copy],
       env: appendMissing(merged.env, other.env),
       labels: appendMissing(merged.labels, other.labels)
@@ -188,8 +190,8 @@ export const parseOwner = (value: string, origin?: ValueOrigin): Effect.Effect<L
 /** Owner precedence: `--owner` > `[oci].user_id` (default 0) / `group_id` (default: the uid). */
 export const resolveOwner = (cliOwner: string | undefined, oci: OciConfig): Effect.Effect<LayerOwner, ConfigError> => {
   if (cliOwner !== undefined) return parseOwner(cliOwner)
-  const uid = oci.userId ?? 0
-  return Effect.succeed({ uid, gid: oci.groupId ?? uid })
+  const uid = oci.user_id ?? 0
+  return Effect.succeed({ uid, gid: oci.group_id ?? uid })
 }
 
 /** `--copy HOST:IMAGE`, split at the last `:`; a relative HOST is resolved against `base` (the cwd). */

@@ -98,7 +98,7 @@ export const loadProject = (opts: LoadProjectOptions): Effect.Effect<Project, Co
     const platform = hostToolPlatform(opts.arch)
     const tools = mergeToolsets(files.map((file) => file.tools)).filter((tool) => toolSupportsPlatform(tool, platform))
     const oci = mergeOciConfigs(scoped.flatMap((file) => (file.oci === undefined ? [] : [file.oci])))
-    const resolution = yield* resolveEnv(envSources(leastSpecificFirst, (file) => file.env), { ...resolveCtx, vars, ociEnv: oci.env })
+    const resolution = yield* resolveEnv(envSources(leastSpecificFirst, (file) => file.env), { ...resolveCtx, vars, ociEnv: Object.fromEntries(oci.env) })
 
     const projectFile = scoped.find((file) => file.scope === "project" && file.kind === "mise.toml")
     const lock = projectFile === undefined ? undefined : yield* readLockfile(lockfilePath(projectFile.path))
