@@ -1,0 +1,352 @@
+import { Context, Data, Effect, Layer, Schedule, type Scope } from "effect"
+import { createHash, type Hash, randomBytes } from "node:crypto"
+import { createWriteStream } from "node:fs"
+import * as fsp from "node:fs/promises"
+import { STATUS_CODES } from "node:http"
+import * as NodePath from "node:path"
+import { Transform } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { type Dispatcher, EnvHttpProxyAgent } from "undici"
+
+export type ChecksumAlgorithm = "sha256" | "sha512" | "sha1" | "md5"
+
+export interface Checksum {
+  readonly algorithm: ChecksumAlgorithm
+  /** Lowercase hex. */
+  readonly hex: string
+}
+
+export class DownloadError extends Data.TaggedError("DownloadError")<{
+  readonly url: string
+  /** The HTTP status, when the server answered. */
+  readonly status?: number
+  /** Whether trying again could help (network failure, 5xx, 408, 429). */
+  readonly retryable: boolean
+  readonly attempts: number
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export class ChecksumMismatchError extends Data.TaggedError("ChecksumMismatchError")<{
+  readonly url: string
+  readonly algorithm: ChecksumAlgorithm
+  readonly expected: string
+  readonly actual: string
+  readonly message: string
+}> {}
+
+export interface DownloadRequest {
+  readonly url: string
+  /** Final path; the body is streamed to a temp file beside it and renamed into place once verified. */
+  readonly dest: string
+  /** Sent with the request. `Authorization` goes only to the URL's own host, never to a redirect target elsewhere. */
+  readonly headers?: Readonly<Record<string, string>>
+  readonly checksum?: Checksum
+}
+
+export interface DownloadResult {
+  readonly path: string
+  readonly size: number
+  /** Hex sha256 of the bytes written, computed while streaming. */
+  readonly sha256: string
+  /** The URL that answered, after redirects. */
+  readonly finalUrl: string
+  /** The file name from Content-Disposition, when the server gave one. */
+  readonly suggestedName?: string
+}
+
+export interface TextResponse {
+  readonly url: string
+  readonly status: number
+  readonly body: string
+}
+
+export interface DownloaderShape {
+  readonly download: (request: DownloadRequest) => Effect.Effect<DownloadResult, DownloadError | ChecksumMismatchError>
+  /** A small GET whose body is wanted in memory (API JSON). Non-2xx answers fail with their status. */
+  readonly fetchText: (
+    url: string,
+    headers?: Readonly<Record<string, string>>
+  ) => Effect.Effect<TextResponse, DownloadError>
+}
+
+/** HTTP downloads and small API GETs, with timeouts, retries and host-scoped credentials. */
+export class Downloader extends Context.Tag("@engine/backends/Downloader")<Downloader, DownloaderShape>() {}
+
+export interface DownloaderConfig {
+  readonly connectTimeoutMs: number
+  /** Longest wait for response headers. */
+  readonly headersTimeoutMs: number
+  /** Longest silence while reading a body, so a stalled socket fails instead of hanging. */
+  readonly idleTimeoutMs: number
+  /** Extra attempts after the first, for transient failures only. */
+  readonly retries: number
+  readonly retryBaseDelayMs: number
+  readonly maxRedirects: number
+  readonly userAgent: string
+}
+
+export const defaultDownloaderConfig: DownloaderConfig = {
+  connectTimeoutMs: 30_000,
+  headersTimeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
+  retries: 3,
+  retryBaseDelayMs: 500,
+  maxRedirects: 10,
+  userAgent: "engine (mise-compatible image builder)"
+}
+
+/** Internal: one attempt's outcome before retries decide. */
+class Failure extends Error {
+  constructor(readonly detail: string, readonly retryable: boolean, readonly status?: number, readonly original?: unknown) {
+    super(detail)
+  }
+}
+
+const RETRYABLE_STATUS = new Set([408, 429])
+const RETRYABLE_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
+])
+
+const errorCode = (e: unknown): string | undefined => {
+  if (typeof e !== "object" || e === null) return undefined
+  const code = (e as { code?: unknown }).code
+  if (typeof code === "string") return code
+  return errorCode((e as { cause?: unknown }).cause)
+}
+
+const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`
+
+const describe = (e: unknown, config: DownloaderConfig): Failure => {
+  if (e instanceof Failure) return e
+  const code = errorCode(e)
+  const text = e instanceof Error ? e.message : String(e)
+  const retryable = code !== undefined && RETRYABLE_CODES.has(code)
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return new Failure(`could not connect within ${secs(config.connectTimeoutMs)}`, true, undefined, e)
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return new Failure(`no response within ${secs(config.headersTimeoutMs)}`, true, undefined, e)
+    case "UND_ERR_BODY_TIMEOUT":
+      return new Failure(`the connection stalled (no data for ${secs(config.idleTimeoutMs)})`, true, undefined, e)
+    case "ECONNREFUSED":
+      return new Failure("connection refused", true, undefined, e)
+    case "ENOTFOUND":
+      return new Failure("host not found", false, undefined, e)
+    default:
+      return new Failure(code !== undefined && !text.includes(code) ? `${text} (${code})` : text, retryable, undefined, e)
+  }
+}
+
+const statusFailure = (status: number) =>
+  new Failure(`HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trimEnd(), status >= 500 || RETRYABLE_STATUS.has(status), status)
+
+const headerValue = (headers: Dispatcher.ResponseData["headers"], name: string): string | undefined => {
+  const v = headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+const filenameFromDisposition = (disposition: string | undefined): string | undefined => {
+  if (disposition === undefined) return undefined
+  const extended = /filename\*\s*=\s*[^']*''([^;]+)/i.exec(disposition)
+  if (extended !== null) {
+    try {
+      return NodePath.basename(decodeURIComponent(extended[1]!.trim()))
+    } catch {
+      return undefined
+    }
+  }
+  const plain = /filename\s*=\s*(?:"([^"]*)"|([^;]+))/i.exec(disposition)
+  const name = plain?.[1] ?? plain?.[2]?.trim()
+  return name === undefined || name === "" ? undefined : NodePath.basename(name)
+}
+
+const HASHES: ReadonlyArray<ChecksumAlgorithm> = ["sha256", "sha512", "sha1", "md5"]
+
+/** Parse `sha256:<hex>` (also sha512/sha1/md5, and a bare 64-hex sha256). Returns an error text otherwise. */
+export const parseChecksum = (value: string): Checksum | string => {
+  const trimmed = value.trim()
+  const colon = trimmed.indexOf(":")
+  const algorithm = colon < 0 ? (/^[0-9a-fA-F]{64}$/.test(trimmed) ? "sha256" : "") : trimmed.slice(0, colon).toLowerCase()
+  const hex = (colon < 0 ? trimmed : trimmed.slice(colon + 1)).toLowerCase()
+  if (algorithm === "blake3") {
+    return `checksum "${value}": blake3 checksums are not supported yet; give a sha256 one instead (sha256:<hex>, e.g. from \`sha256sum <file>\`)`
+  }
+  if (!(HASHES as ReadonlyArray<string>).includes(algorithm)) {
+    return `checksum "${value}" is not in the form <algorithm>:<hex> with algorithm sha256, sha512, sha1 or md5`
+  }
+  const length = { sha256: 64, sha512: 128, sha1: 40, md5: 32 }[algorithm as ChecksumAlgorithm]
+  if (!new RegExp(`^[0-9a-f]{${length}}$`).test(hex)) {
+    return `checksum "${value}": a ${algorithm} checksum is ${length} hex characters`
+  }
+  return { algorithm: algorithm as ChecksumAlgorithm, hex }
+}
+
+const withoutAuthorization = (headers: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"))
+
+/** Build a Downloader over undici. Proxies from HTTP(S)_PROXY / NO_PROXY are honoured. */
+export const makeDownloader = (
+  overrides: Partial<DownloaderConfig> = {}
+): Effect.Effect<DownloaderShape, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config: DownloaderConfig = { ...defaultDownloaderConfig, ...overrides }
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new EnvHttpProxyAgent({
+          connect: { timeout: config.connectTimeoutMs },
+          headersTimeout: config.headersTimeoutMs,
+          bodyTimeout: config.idleTimeoutMs
+        })
+      ),
+      (a) => Effect.promise(() => a.destroy())
+    )
+
+    /** GET following redirects; the answer is a 2xx whose body the caller must consume. */
+    const open = async (url: string, headers: Readonly<Record<string, string>>, signal: AbortSignal) => {
+      const home = new URL(url).host
+      let current = url
+      for (let hop = 0; hop <= config.maxRedirects; hop++) {
+        const sameHost = new URL(current).host === home
+        const response = await agent.request({
+          origin: new URL(current).origin,
+          path: `${new URL(current).pathname}${new URL(current).search}`,
+          method: "GET",
+          headers: { "user-agent": config.userAgent, ...(sameHost ? headers : withoutAuthorization(headers)) },
+          signal
+        })
+        const location = headerValue(response.headers, "location")
+        if (response.statusCode >= 300 && response.statusCode < 400 && location !== undefined) {
+          await response.body.dump()
+          current = new URL(location, current).href
+          continue
+        }
+        if (response.statusCode < 200 || response.statusCode >= 300) {
+          await response.body.dump()
+          throw statusFailure(response.statusCode)
+        }
+        return { response, finalUrl: current }
+      }
+      throw new Failure(`more than ${config.maxRedirects} redirects`, false)
+    }
+
+    const toDownloadError = (url: string, what: string) => (e: unknown) => {
+      const failure = describe(e, config)
+      return new DownloadError({
+        url,
+        ...(failure.status !== undefined ? { status: failure.status } : {}),
+        retryable: failure.retryable,
+        attempts: 1,
+        message: `${what} ${url} failed: ${failure.detail}`,
+        cause: failure.original ?? e
+      })
+    }
+
+    const retrying = <A, E extends { readonly _tag: string }>(attempt: Effect.Effect<A, E | DownloadError>) => {
+      let attempts = 0
+      return Effect.suspend(() => {
+        attempts++
+        return attempt
+      }).pipe(
+        Effect.retry({
+          schedule: Schedule.jittered(Schedule.exponential(config.retryBaseDelayMs)),
+          times: config.retries,
+          while: (e) => e._tag === "DownloadError" && (e as DownloadError).retryable
+        }),
+        Effect.mapError((e) =>
+          e._tag === "DownloadError" && attempts > 1
+            ? new DownloadError({ ...(e as DownloadError), attempts, message: `${(e as DownloadError).message} (gave up after ${attempts} attempts)` })
+            : e
+        )
+      )
+    }
+
+    const downloadOnce = (request: DownloadRequest) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          await fsp.mkdir(NodePath.dirname(request.dest), { recursive: true })
+          const temp = `${request.dest}.part-${process.pid}-${randomBytes(4).toString("hex")}`
+          try {
+            const { response, finalUrl } = await open(request.url, request.headers ?? {}, signal)
+            const sha256 = createHash("sha256")
+            const extra: Hash | undefined = request.checksum !== undefined && request.checksum.algorithm !== "sha256"
+              ? createHash(request.checksum.algorithm)
+              : undefined
+            let size = 0
+            const tap = new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                sha256.update(chunk)
+                extra?.update(chunk)
+                size += chunk.length
+                done(null, chunk)
+              }
+            })
+            await pipeline(response.body, tap, createWriteStream(temp, { flags: "wx" }), { signal })
+            const declared = Number(headerValue(response.headers, "content-length"))
+            if (Number.isFinite(declared) && headerValue(response.headers, "content-encoding") === undefined && declared !== size) {
+              throw new Failure(`the body ended after ${size} of ${declared} bytes`, true)
+            }
+            const digest = sha256.digest("hex")
+            const actual = extra === undefined ? digest : extra.digest("hex")
+            if (request.checksum !== undefined && actual !== request.checksum.hex) {
+              return new ChecksumMismatchError({
+                url: request.url,
+                algorithm: request.checksum.algorithm,
+                expected: request.checksum.hex,
+                actual,
+                message:
+                  `checksum mismatch for ${request.url}: expected ${request.checksum.algorithm}:${request.checksum.hex}, got ${request.checksum.algorithm}:${actual}`
+              })
+            }
+            await fsp.rename(temp, request.dest)
+            const suggestedName = filenameFromDisposition(headerValue(response.headers, "content-disposition"))
+            const result: DownloadResult = {
+              path: request.dest,
+              size,
+              sha256: digest,
+              finalUrl,
+              ...(suggestedName !== undefined ? { suggestedName } : {})
+            }
+            return result
+          } finally {
+            await fsp.rm(temp, { force: true })
+          }
+        },
+        catch: toDownloadError(request.url, "download of")
+      }).pipe(Effect.flatMap((r) => (r instanceof ChecksumMismatchError ? Effect.fail(r) : Effect.succeed(r))))
+
+    const fetchTextOnce = (url: string, headers: Readonly<Record<string, string>>) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const { response, finalUrl } = await open(url, headers, signal)
+          const body = await response.body.text()
+          const result: TextResponse = { url: finalUrl, status: response.statusCode, body }
+          return result
+        },
+        catch: toDownloadError(url, "request to")
+      })
+
+    return {
+      download: (request) => retrying(downloadOnce(request)),
+      fetchText: (url, headers = {}) => retrying(fetchTextOnce(url, headers))
+    }
+  })
+
+/** A Downloader layer with the given settings (tests use short timeouts). */
+export const layerDownloader = (overrides: Partial<DownloaderConfig> = {}): Layer.Layer<Downloader> =>
+  Layer.scoped(Downloader, makeDownloader(overrides))
+
+export const DownloaderLive: Layer.Layer<Downloader> = layerDownloader()

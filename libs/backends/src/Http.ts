@@ -1,0 +1,186 @@
+import { Effect, Either } from "effect"
+import * as fsp from "node:fs/promises"
+import * as NodePath from "node:path"
+import {
+  type ArchiveFormat,
+  decompressFile,
+  extractArchive,
+  formatFromExtension,
+  formatFromFileName,
+  installFile,
+  isArchive,
+  isCompressedFile
+} from "./Archive"
+import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
+import { BackendError } from "./Backend"
+import { cleanBinaryName } from "./BinaryName"
+import { type Checksum, type DownloaderShape, parseChecksum } from "./Downloader"
+import { toolDirName } from "./Naming"
+import { platformKey, platformOption, platformsWithOption } from "./Platform"
+import { renderTemplate } from "./Template"
+
+export const httpInfo = {
+  id: "http",
+  specForm: "http:<name>",
+  options: ["url", "checksum", "bin_path", "strip_components", "bin", "format", "size", "platforms.<os>-<arch>.<option>"],
+  description: "Download one file from a URL (version given as-is) and unpack it: tar.gz, tar.xz, tar, zip, gz, xz or a bare binary"
+} as const
+
+const label = (tool: ToolRequest) => `${tool.short}@${tool.version}`
+
+const fail = (tool: ToolRequest, message: string, cause?: unknown) =>
+  new BackendError({ tool: tool.short, message: `${label(tool)}: ${message}`, ...(cause !== undefined ? { cause } : {}) })
+
+const template = (tool: ToolRequest, text: string, what: string, ctx: BackendContext) =>
+  Either.match(renderTemplate(text, { version: tool.version, platform: ctx.platform, env: ctx.env }), {
+    onLeft: (reason) => Effect.fail(fail(tool, `cannot fill in the ${what} template "${text}": ${reason}`)),
+    onRight: Effect.succeed
+  })
+
+/** A relative path inside the install dir, or an error (`bin_path` must not point elsewhere). */
+const insidePath = (tool: ToolRequest, option: string, value: string) =>
+  NodePath.isAbsolute(value) || NodePath.normalize(value).split(NodePath.sep).includes("..")
+    ? Effect.fail(fail(tool, `${option} "${value}" must be a path inside the install dir`))
+    : Effect.succeed(value)
+
+const binPathOf = (tool: ToolRequest, ctx: BackendContext) => {
+  const raw = platformOption(tool.options, "bin_path", ctx.platform)
+  return raw === undefined
+    ? Effect.succeed(undefined)
+    : Effect.flatMap(template(tool, raw, "bin_path", ctx), (p) => insidePath(tool, "bin_path", p))
+}
+
+const urlOf = (tool: ToolRequest, ctx: BackendContext) => {
+  const raw = platformOption(tool.options, "url", ctx.platform)
+  if (raw !== undefined) return template(tool, raw, "url", ctx)
+  const key = platformKey(ctx.platform)
+  const available = platformsWithOption(tool.options, "url")
+  return Effect.fail(
+    fail(
+      tool,
+      available.length > 0
+        ? `no URL for platform ${key} (available: ${available.join(", ")}); add 'url' or 'platforms.${key}.url'`
+        : `the http backend needs a 'url' option, e.g. "${tool.short}" = { version = "${tool.version}", url = "https://example.com/tool-{{ version }}.tar.gz" }`
+    )
+  )
+}
+
+const checksumOf = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<Checksum | undefined, BackendError> => {
+  const raw = platformOption(tool.options, "checksum", ctx.platform)
+  if (raw === undefined) return Effect.succeed(undefined)
+  const parsed = parseChecksum(raw)
+  return typeof parsed === "string" ? Effect.fail(fail(tool, parsed)) : Effect.succeed(parsed)
+}
+
+const stripOf = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<number | undefined, BackendError> => {
+  const raw = platformOption(tool.options, "strip_components", ctx.platform)
+  if (raw === undefined) return Effect.succeed(undefined)
+  return /^\d+$/.test(raw.trim())
+    ? Effect.succeed(Number(raw.trim()))
+    : Effect.fail(fail(tool, `strip_components must be a whole number (got "${raw}")`))
+}
+
+/** mise's `get_filename_from_url`: the last path segment, percent-decoded. */
+export const fileNameFromUrl = (url: string): string => {
+  let last: string
+  try {
+    last = new URL(url).pathname.split("/").pop() ?? url
+  } catch {
+    last = url.split("/").pop() ?? url
+  }
+  try {
+    return decodeURIComponent(last)
+  } catch {
+    return last
+  }
+}
+
+const formatOf = (tool: ToolRequest, ctx: BackendContext, fileName: string, served: ReadonlyArray<string>) => {
+  const explicit = platformOption(tool.options, "format", ctx.platform)
+  if (explicit !== undefined) {
+    const format = formatFromExtension(explicit)
+    return format === undefined
+      ? Effect.fail(fail(tool, `unknown format "${explicit}" (e.g. tar.gz, tar.xz, tar, zip, gz, xz, raw)`))
+      : Effect.succeed(format)
+  }
+  // Like mise, a name from the response (redirect target, Content-Disposition) counts when the URL's own says nothing.
+  const own = formatFromFileName(fileName)
+  if (own !== "raw") return Effect.succeed(own)
+  const other = served.map(formatFromFileName).find((f) => f !== "raw")
+  return Effect.succeed<ArchiveFormat>(other ?? "raw")
+}
+
+const exists = (p: string) =>
+  Effect.promise(() => fsp.stat(p).then((s) => s.isDirectory(), () => false))
+
+/**
+ * mise's http backend bin paths: `bin_path` if set; else `<install>/bin` if it exists; else every `<install>/*\/bin`;
+ * else the install dir itself.
+ */
+const binPaths = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    const binPath = yield* binPathOf(tool, ctx)
+    if (binPath !== undefined) return [NodePath.join(dir, binPath)]
+    if (yield* exists(NodePath.join(dir, "bin"))) return [NodePath.join(dir, "bin")]
+    const names = yield* Effect.promise(() => fsp.readdir(dir).catch((): Array<string> => []))
+    const found: Array<string> = []
+    for (const name of [...names].sort()) {
+      if (yield* exists(NodePath.join(dir, name, "bin"))) found.push(NodePath.join(dir, name, "bin"))
+    }
+    return found.length > 0 ? found : [dir]
+  })
+
+const install = (downloader: DownloaderShape) => (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    const request: ToolRequest = { ...tool, version: tool.resolved }
+    const url = yield* urlOf(request, ctx)
+    const checksum = yield* checksumOf(request, ctx)
+    const strip = yield* stripOf(request, ctx)
+    const binPath = yield* binPathOf(request, ctx)
+    const fileName = fileNameFromUrl(url)
+    if (fileName === "") return yield* fail(request, `cannot tell a file name from the URL ${url}`)
+    const dest = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir, fileName)
+
+    ctx.log(`${label(request)}: download ${url}`)
+    const download = yield* downloader.download({ url, dest, ...(checksum !== undefined ? { checksum } : {}) }).pipe(
+      Effect.mapError((e) => fail(request, e.message, e))
+    )
+    const size = platformOption(tool.options, "size", ctx.platform)
+    if (size !== undefined && Number(size) !== download.size) {
+      return yield* fail(request, `size mismatch for ${url}: expected ${size} bytes, got ${download.size}`)
+    }
+
+    const served = [fileNameFromUrl(download.finalUrl), ...(download.suggestedName !== undefined ? [download.suggestedName] : [])]
+    const format = yield* formatOf(request, ctx, fileName, served)
+    if (isArchive(format)) {
+      // mise guesses a strip only when neither strip_components nor bin_path says how the archive is laid out.
+      const stripComponents = strip ?? (binPath === undefined ? "auto" : 0)
+      yield* extractArchive(download.path, dir, { format, stripComponents }).pipe(
+        Effect.tap((summary) =>
+          summary.skipped.length > 0
+            ? Effect.sync(() => ctx.warn(`${label(request)}: skipped special files in the archive: ${summary.skipped.join(", ")}`))
+            : Effect.void
+        ),
+        Effect.mapError((e) => fail(request, e.message, e))
+      )
+      return
+    }
+    // A single binary: named by `bin`, else cleaned of platform/version suffixes; placed in bin_path or the root.
+    const bin = platformOption(tool.options, "bin", ctx.platform)
+    if (bin !== undefined) yield* insidePath(request, "bin", bin)
+    const stem = isCompressedFile(format) ? fileName.slice(0, fileName.lastIndexOf(".")) : fileName
+    const name = bin ?? cleanBinaryName(stem, tool.name)
+    const target = NodePath.join(dir, binPath ?? "", name)
+    const write = isCompressedFile(format) ? decompressFile(download.path, format, target) : installFile(download.path, target)
+    yield* write.pipe(Effect.mapError((e) => fail(request, e.message, e)))
+  })
+
+/** The `http` backend: one configured version, one URL per platform, unpacked into the install dir. */
+export const makeHttpBackend = (downloader: DownloaderShape): Backend => ({
+  ...httpInfo,
+  listVersions: (tool) => Effect.succeed([tool.version]),
+  resolveVersion: (tool) => Effect.succeed(tool.version),
+  install: install(downloader),
+  binPaths,
+  execEnv: () => Effect.succeed([])
+})

@@ -1,0 +1,81 @@
+export {
+  ArchiveError,
+  type ArchiveFormat,
+  decompressFile,
+  extractArchive,
+  type ExtractOptions,
+  type ExtractSummary,
+  formatFromExtension,
+  formatFromFileName,
+  hasSingleTopLevelDirectory,
+  installFile,
+  isArchive,
+  isCompressedFile,
+  topLevelEntries
+} from "./Archive"
+export {
+  type Backend,
+  type BackendContext,
+  BackendError,
+  type BackendInfo,
+  BackendRegistry,
+  type ResolvedTool,
+  type ToolRequest
+} from "./Backend"
+export { cleanBinaryName } from "./BinaryName"
+export {
+  type Checksum,
+  type ChecksumAlgorithm,
+  ChecksumMismatchError,
+  defaultDownloaderConfig,
+  DownloadError,
+  Downloader,
+  type DownloaderConfig,
+  DownloaderLive,
+  type DownloaderShape,
+  type DownloadRequest,
+  type DownloadResult,
+  layerDownloader,
+  makeDownloader,
+  parseChecksum,
+  type TextResponse
+} from "./Downloader"
+export { fileNameFromUrl, httpInfo, makeHttpBackend } from "./Http"
+export {
+  installDir,
+  kebabCase,
+  resolveToolPath,
+  rustPathHash,
+  toolDirName,
+  type VersionDirOptions,
+  versionDirName,
+  words
+} from "./Naming"
+export { DEFAULT_REGISTRY, makeNpmBackend, npmInfo, packumentUrl, packumentVersions, resolveNpmVersion, splitArgs } from "./Npm"
+export {
+  hostPlatform,
+  optionString,
+  type Platform,
+  platformAliases,
+  platformKey,
+  platformOption,
+  platformsWithOption
+} from "./Platform"
+export { CommandError, type CommandOutput, run, type RunOptions, which } from "./Process"
+export {
+  backendRegistryLayer,
+  BackendRegistryLive,
+  builtinBackends,
+  makeBackendRegistry,
+  rejectUnsupported
+} from "./Registry"
+export { renderTemplate, type TemplateValues } from "./Template"
+export {
+  compareVersions,
+  describeAvailable,
+  fuzzyMatchVersions,
+  isPrerelease,
+  matchVersion,
+  resolveFromList,
+  sortVersions
+} from "./Versions"
