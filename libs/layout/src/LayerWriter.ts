@@ -1,0 +1,75 @@
+import { Effect } from "effect"
+import { createHash, randomUUID } from "node:crypto"
+import { createWriteStream } from "node:fs"
+import { rm } from "node:fs/promises"
+import { join } from "node:path"
+import { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import type { Digest } from "./Digest"
+import type { LayoutError } from "./Errors"
+import { gzipChunks } from "./Gzip"
+import type { LayerEntry, Owner } from "./LayerEntry"
+import { asLayoutError, tarChunks } from "./Tar"
+
+/** A finished layer: `path` is a temp file holding the gzip bytes, ready for `Layout.adoptBlob`. */
+export interface LayerBlob {
+  /** sha256 of the gzip bytes (the manifest's layer digest). */
+  readonly digest: Digest
+  /** sha256 of the uncompressed tar (the config's rootfs.diff_ids entry). */
+  readonly diffId: Digest
+  readonly size: number
+  readonly uncompressedSize: number
+  readonly path: string
+}
+
+export interface WriteLayerOptions {
+  /** Owner of every entry except GNU long-name records (always 0:0) and entries carrying their own owner. */
+  readonly owner: Owner
+  readonly tempDir: string
+}
+
+async function* counted(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>, count: { n: number }) {
+  for await (const chunk of source) {
+    hash.update(chunk)
+    count.n += chunk.length
+    yield chunk
+  }
+}
+
+const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, path: string, signal: AbortSignal) => {
+  const diff = createHash("sha256")
+  const comp = createHash("sha256")
+  const tarSize = { n: 0 }
+  const gzSize = { n: 0 }
+  const tar = counted(tarChunks(entries, opts.owner), diff, tarSize)
+  const gz = counted(gzipChunks(tar), comp, gzSize)
+  await pipeline(Readable.from(gz), createWriteStream(path, { flags: "wx" }), { signal })
+  const blob: LayerBlob = {
+    digest: `sha256:${comp.digest("hex")}`,
+    diffId: `sha256:${diff.digest("hex")}`,
+    size: gzSize.n,
+    uncompressedSize: tarSize.n,
+    path
+  }
+  return blob
+}
+
+/**
+ * Tars and gzips `entries` into a temp file in one streaming pass, hashing both sides on the way: nothing holds a
+ * whole layer in memory.
+ */
+export const writeLayer = (
+  entries: Iterable<LayerEntry>,
+  opts: WriteLayerOptions
+): Effect.Effect<LayerBlob, LayoutError> => {
+  const path = join(opts.tempDir, `layer-${randomUUID()}.tar.gz`)
+  return Effect.tryPromise({
+    try: (signal) => produce(entries, opts, path, signal),
+    catch: asLayoutError(`writing layer ${path}`)
+  }).pipe(
+    Effect.onError(() =>
+      // The partial temp file is garbage either way; a failure to delete it must not hide the real error.
+      Effect.promise(() => rm(path, { force: true }).catch(() => undefined))
+    )
+  )
+}

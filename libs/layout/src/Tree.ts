@@ -1,0 +1,336 @@
+import { Effect } from "effect"
+import type { Stats } from "node:fs"
+import { constants as fsConstants } from "node:fs"
+import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises"
+import { ioError, LayoutError } from "./Errors"
+import type { FileSource, LayerEntry, Owner } from "./LayerEntry"
+import { asLayoutError } from "./Tar"
+
+/** Host → image path mapping applied to `#!` lines and to absolute symlinks that leave the walked tree. */
+export interface Relocation {
+  readonly hostRoot: string
+  readonly imageRoot: string
+}
+
+export interface TreeOptions {
+  /** Host directory to walk (a tool's install dir); a file or symlink here becomes one entry named `prefix`. */
+  readonly root: string
+  /** Tar path of `root`, e.g. `mise/installs/http-hello/1.0.0`: no leading or trailing slash. */
+  readonly prefix: string
+  readonly relocation?: Relocation
+  /** Owner of the entries found under `root`; defaults to the layer owner given to the writer. */
+  readonly owner?: Owner
+  /** Owner of the generated prefix chain (`mise/`, `mise/installs/`, …); defaults to the layer owner. */
+  readonly prefixOwner?: Owner
+}
+
+export interface TreeResult {
+  readonly entries: ReadonlyArray<LayerEntry>
+  readonly warnings: ReadonlyArray<string>
+}
+
+const SLASH = 0x2f
+const DOT = 0x2e
+const SLASH_BUF = Buffer.from("/")
+const PARENT = Buffer.from("../")
+
+/** No real shebang is longer; past this a `#!` file is treated as binary instead of buffering its "line". */
+const MAX_SHEBANG_LINE = 16 * 1024 * 1024
+
+const HEAD_READ = 64 * 1024
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rust `Path` semantics, which decide how mise rebases symlink targets.
+
+interface Component {
+  readonly start: number
+  readonly end: number
+}
+
+/** Normal components of an absolute path, with their byte ranges; empty and `.` components are skipped as Rust does. */
+const components = (p: Buffer): Array<Component> => {
+  const out: Array<Component> = []
+  let i = 0
+  while (i < p.length) {
+    while (i < p.length && p[i] === SLASH) i++
+    const start = i
+    while (i < p.length && p[i] !== SLASH) i++
+    if (i > start && !(i - start === 1 && p[start] === DOT)) out.push({ start, end: i })
+  }
+  return out
+}
+
+/** `Components::as_path` trimming: leading/trailing separators and `.` components go, inner ones stay. */
+const trimAsPath = (rest: Buffer): Buffer => {
+  let a = 0
+  let b = rest.length
+  for (;;) {
+    if (a < b && rest[a] === SLASH) a++
+    else if (a < b && rest[a] === DOT && (a + 1 === b || rest[a + 1] === SLASH)) a++
+    else break
+  }
+  for (;;) {
+    if (b > a && rest[b - 1] === SLASH) b--
+    else if (b > a && rest[b - 1] === DOT && (b - 1 === a || rest[b - 2] === SLASH)) b--
+    else break
+  }
+  return rest.subarray(a, b)
+}
+
+/** Rust `Path::strip_prefix` for absolute paths: component-wise, so `/x/1.0.0x` is not under `/x/1.0.0`. */
+export const stripPathPrefix = (path: Buffer, base: Buffer): Buffer | undefined => {
+  if (path[0] !== SLASH || base[0] !== SLASH) return undefined
+  const pc = components(path)
+  const bc = components(base)
+  if (pc.length < bc.length) return undefined
+  for (let i = 0; i < bc.length; i++) {
+    const p = pc[i]
+    const b = bc[i]
+    if (p === undefined || b === undefined) return undefined
+    if (!path.subarray(p.start, p.end).equals(base.subarray(b.start, b.end))) return undefined
+  }
+  const last = bc[bc.length - 1]
+  return trimAsPath(path.subarray(last === undefined ? 1 : last.end))
+}
+
+export interface RebaseInput {
+  /** The link's target as read from disk. */
+  readonly target: Buffer
+  /** Components of the link's path below the walked root (`bin/x` → 2). */
+  readonly depth: number
+  readonly root: Buffer
+  readonly canonicalRoot: Buffer
+  /** realpath(target) when it resolves; mise compares it (else the literal target) with the canonical root first. */
+  readonly canonicalTarget?: Buffer
+  readonly relocation?: { readonly hostRoot: Buffer; readonly canonicalHostRoot: Buffer; readonly imageRoot: Buffer }
+}
+
+/**
+ * mise's `rebase_symlink_target`, as observed: relative targets are kept. An absolute target is "inside" when
+ * realpath(target) (or the target itself if that fails) lies under realpath(root), or else when the literal target lies
+ * under the root as given; it then becomes `../`×(depth−1) + rest. One inside the relocation's host root becomes the
+ * absolute image path; anything else is kept and reported (`outside`).
+ */
+export const rebaseSymlinkTarget = (input: RebaseInput): { readonly target: Buffer; readonly outside: boolean } => {
+  const { target } = input
+  if (target[0] !== SLASH) return { target, outside: false }
+  const resolved = input.canonicalTarget ?? target
+  const inside = stripPathPrefix(resolved, input.canonicalRoot) ?? stripPathPrefix(target, input.root)
+  if (inside !== undefined) {
+    const rel = Buffer.concat([...Array.from({ length: input.depth - 1 }, () => PARENT), inside])
+    // mise fails the build on a link to the tree's own root from its top level ("link target is empty"); "." is what it means.
+    return { target: rel.length > 0 ? rel : Buffer.from("."), outside: false }
+  }
+  const reloc = input.relocation
+  if (reloc !== undefined) {
+    const rest = stripPathPrefix(resolved, reloc.canonicalHostRoot) ?? stripPathPrefix(target, reloc.hostRoot)
+    if (rest !== undefined) {
+      return { target: rest.length > 0 ? Buffer.concat([reloc.imageRoot, SLASH_BUF, rest]) : reloc.imageRoot, outside: false }
+    }
+  }
+  return { target, outside: true }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// `#!` relocation.
+
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+
+/**
+ * mise rewrites only the first line of an executable that starts with `#!` and ends in `\n`; the line is decoded
+ * lossily (invalid UTF-8 becomes U+FFFD, as Rust's from_utf8_lossy) and every occurrence of the host root replaced.
+ */
+export const relocateShebang = (
+  firstLine: Uint8Array,
+  relocation: Relocation
+): { readonly original: Uint8Array; readonly data: Uint8Array } | undefined => {
+  const text = decoder.decode(firstLine.subarray(0, firstLine.length - 1))
+  if (!text.includes(relocation.hostRoot)) return undefined
+  return { original: firstLine, data: new TextEncoder().encode(`${text.split(relocation.hostRoot).join(relocation.imageRoot)}\n`) }
+}
+
+/** The first line (with its `\n`) of a file that starts with `#!`, or undefined. Opened non-blocking, regular files only. */
+const readShebangLine = async (path: Buffer): Promise<Buffer | undefined> => {
+  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+  try {
+    if (!(await fh.stat()).isFile()) return undefined
+    const parts: Array<Buffer> = []
+    let total = 0
+    for (;;) {
+      const buf = Buffer.allocUnsafe(HEAD_READ)
+      const { bytesRead } = await fh.read(buf, 0, HEAD_READ, null)
+      const got = buf.subarray(0, bytesRead)
+      if (total === 0 && !(got[0] === 0x23 && got[1] === 0x21)) return undefined
+      const nl = got.indexOf(0x0a)
+      if (nl >= 0) return Buffer.concat([...parts, got.subarray(0, nl + 1)])
+      if (bytesRead === 0 || total + bytesRead > MAX_SHEBANG_LINE) return undefined
+      parts.push(got)
+      total += bytesRead
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The walk.
+
+const specialKind = (st: Stats): string | undefined =>
+  st.isFIFO()
+    ? "FIFO (named pipe)"
+    : st.isSocket()
+    ? "socket"
+    : st.isCharacterDevice()
+    ? "character device"
+    : st.isBlockDevice()
+    ? "block device"
+    : undefined
+
+const fail = (action: string, path: Buffer) => (cause: unknown): never => {
+  throw ioError(action, path.toString())(cause)
+}
+
+const fileMode = (st: Stats): number => ((st.mode & 0o111) !== 0 ? 0o755 : 0o644)
+
+const statOf = (st: Stats) => ({ size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev })
+
+interface Walk {
+  readonly root: Buffer
+  readonly canonicalRoot: Buffer
+  readonly relocation?: Relocation
+  readonly reloc?: RebaseInput["relocation"]
+  readonly owner?: Owner
+  readonly entries: Array<LayerEntry>
+  readonly warnings: Array<string>
+}
+
+const ownerOf = (owner: Owner | undefined) => (owner !== undefined ? { owner } : {})
+
+/** Describes one child: lstat, plus its link target or relocated head, fetched in parallel with its siblings. */
+type Described = LayerEntry | { readonly kind: "recurse" } | { readonly kind: "skip"; readonly warning: string }
+
+const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number): Promise<Described> => {
+  const st = await lstat(abs).catch(fail("lstat", abs))
+  if (st.isDirectory()) return { kind: "recurse" }
+  if (st.isSymbolicLink()) {
+    const raw = await readlink(abs, { encoding: "buffer" }).catch(fail("readlink", abs))
+    const canonicalTarget = raw[0] === SLASH ? await realpath(raw, { encoding: "buffer" }).catch(() => undefined) : undefined
+    const { target, outside } = rebaseSymlinkTarget({
+      target: raw,
+      depth,
+      root: walk.root,
+      canonicalRoot: walk.canonicalRoot,
+      ...(canonicalTarget !== undefined ? { canonicalTarget } : {}),
+      ...(walk.reloc !== undefined ? { relocation: walk.reloc } : {})
+    })
+    if (outside) {
+      walk.warnings.push(
+        `oci layer: symlink ${abs.toString()} → ${raw.toString()} has an absolute target outside the tool's install dir; it will be dangling inside the container`
+      )
+    }
+    return { kind: "symlink", path: tarPath, target, ...ownerOf(walk.owner) }
+  }
+  if (st.isFile()) {
+    const mode = fileMode(st)
+    let source: FileSource = { type: "path", path: abs }
+    let size = st.size
+    if (walk.relocation !== undefined && mode === 0o755 && st.size > 2) {
+      const line = await readShebangLine(abs).catch(fail("read", abs))
+      const head = line !== undefined ? relocateShebang(line, walk.relocation) : undefined
+      if (head !== undefined) {
+        source = { type: "path", path: abs, replaceHead: head }
+        size += head.data.length - head.original.length
+      }
+    }
+    return { kind: "file", path: tarPath, mode, size, source, stat: statOf(st), ...ownerOf(walk.owner) }
+  }
+  return {
+    kind: "skip",
+    warning: `oci layer: skipping ${abs.toString()}: a ${specialKind(st) ?? "special file"} cannot be stored in an image layer`
+  }
+}
+
+/** Records a described child; directories are left to the caller, which must recurse into them. */
+const record = (walk: Walk, d: Described): void => {
+  if (d.kind === "skip") walk.warnings.push(d.warning)
+  else if (d.kind !== "recurse") walk.entries.push(d)
+}
+
+/** Pre-order DFS, siblings sorted bytewise by name: Rust's component-wise `Path` order, so `a/…` precedes `a-b`. */
+const walkDir = async (walk: Walk, abs: Buffer, tarDir: Buffer, depth: number): Promise<void> => {
+  const names = (await readdir(abs, { encoding: "buffer" }).catch(fail("read directory", abs))).sort(Buffer.compare)
+  const children = names.map((name) => ({
+    abs: Buffer.concat([abs, SLASH_BUF, name]),
+    tarPath: Buffer.concat([tarDir, name])
+  }))
+  const described = await Promise.all(children.map((c) => describe(walk, c.abs, c.tarPath, depth)))
+  for (const [i, child] of children.entries()) {
+    const d = described[i]
+    if (d === undefined) continue
+    if (d.kind === "recurse") {
+      const path = Buffer.concat([child.tarPath, SLASH_BUF])
+      walk.entries.push({ kind: "dir", path, mode: 0o755, ...ownerOf(walk.owner) })
+      await walkDir(walk, child.abs, path, depth + 1)
+    } else {
+      record(walk, d)
+    }
+  }
+}
+
+const invalidPrefix = (prefix: string) =>
+  new LayoutError({
+    reason: "InvalidEntry",
+    message: `layer prefix "${prefix}" must be a relative path without empty, "." or ".." components`,
+    path: prefix
+  })
+
+const trimTrailingSlashes = (p: string): string => (p.length > 1 ? p.replace(/\/+$/, "") : p)
+
+const treeEntriesAsync = async (opts: TreeOptions): Promise<TreeResult> => {
+  const parts = opts.prefix === "" ? [] : opts.prefix.split("/")
+  if (parts.some((p) => p === "" || p === "." || p === "..")) throw invalidPrefix(opts.prefix)
+  const root = Buffer.from(trimTrailingSlashes(opts.root))
+  const rootStat = await stat(root).catch(fail("read", root))
+  const canonicalRoot = await realpath(root, { encoding: "buffer" }).catch(fail("resolve", root))
+  const reloc = opts.relocation
+  const walk: Walk = {
+    root,
+    canonicalRoot,
+    entries: [],
+    warnings: [],
+    ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
+    ...(reloc !== undefined
+      ? {
+        relocation: reloc,
+        reloc: {
+          hostRoot: Buffer.from(trimTrailingSlashes(reloc.hostRoot)),
+          canonicalHostRoot: await realpath(reloc.hostRoot, { encoding: "buffer" }).catch(() =>
+            Buffer.from(trimTrailingSlashes(reloc.hostRoot))
+          ),
+          imageRoot: Buffer.from(trimTrailingSlashes(reloc.imageRoot))
+        }
+      }
+      : {})
+  }
+  const isDir = rootStat.isDirectory()
+  const chain = isDir ? parts : parts.slice(0, -1)
+  for (let i = 1; i <= chain.length; i++) {
+    walk.entries.push({ kind: "dir", path: Buffer.from(`${chain.slice(0, i).join("/")}/`), mode: 0o755, ...ownerOf(opts.prefixOwner) })
+  }
+  if (isDir) {
+    await walkDir(walk, root, Buffer.from(parts.length > 0 ? `${opts.prefix}/` : ""), 1)
+  } else {
+    if (parts.length === 0) throw invalidPrefix(opts.prefix)
+    record(walk, await describe(walk, root, Buffer.from(opts.prefix), parts.length))
+  }
+  return { entries: walk.entries, warnings: [...new Set(walk.warnings)] }
+}
+
+/**
+ * Entries of a host tree as mise lays them out in a tool layer: the prefix chain first (even for an empty tree),
+ * then a byte-sorted pre-order walk. Modes are normalized (dirs 0755, files 0755/0644, symlinks 0777); symlinks are
+ * never followed; hardlinks become separate files; FIFOs, sockets and devices are skipped with a warning and never
+ * opened.
+ */
+export const treeEntries = (opts: TreeOptions): Effect.Effect<TreeResult, LayoutError> =>
+  Effect.tryPromise({ try: () => treeEntriesAsync(opts), catch: asLayoutError(`walking ${opts.root}`) })
