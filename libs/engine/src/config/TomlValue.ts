@@ -1,4 +1,4 @@
-import { Either, ParseResult, Schema } from "effect"
+import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import type { ConfigProblem } from "./ConfigError"
 import type { KeyPath } from "./TomlLocator"
 
@@ -17,7 +17,7 @@ export const describeTomlValue = (value: unknown): string => {
 /** Annotates a schema so that a type mismatch reads `invalid type: <actual>, expected <what>`. */
 export const expecting = <A, I>(schema: Schema.Schema<A, I>, what: string): Schema.Schema<A, I> =>
   schema.annotations({
-    message: (issue) => `invalid type: ${describeTomlValue(issue._tag === "Type" ? issue.actual : undefined)}, expected ${what}`
+    message: (issue) => `invalid type: ${describeTomlValue("actual" in issue ? issue.actual : undefined)}, expected ${what}`
   })
 
 export const TomlString = expecting(Schema.String, "a string")
@@ -33,6 +33,46 @@ export const TomlU32 = expecting(Schema.Number, "u32").pipe(
   })
 )
 
+type Located = { readonly issue: ParseResult.ParseIssue; readonly path: ReadonlyArray<string | number> }
+
+// Array.isArray does not narrow readonly tuples.
+const isKeyList = (path: ParseResult.Path): path is readonly [PropertyKey, ...Array<PropertyKey>] => Array.isArray(path)
+
+const isIssueList = (issues: ParseResult.Composite["issues"]): issues is readonly [ParseResult.ParseIssue, ...Array<ParseResult.ParseIssue>] =>
+  Array.isArray(issues)
+
+const annotatedMessage = (issue: ParseResult.ParseIssue): string | undefined => {
+  if (!("ast" in issue)) return undefined
+  const annotation = SchemaAST.getMessageAnnotation(issue.ast)
+  if (Option.isNone(annotation)) return undefined
+  const message = annotation.value(issue)
+  return typeof message === "string" ? message : undefined
+}
+
+/**
+ * The issue to report and its key path: the outermost one carrying our own message, else the first leaf.
+ * Effect's formatters ignore a union's message in favour of each member's, which reads badly for TOML.
+ */
+const firstIssue = (issue: ParseResult.ParseIssue, path: ReadonlyArray<string | number>): Located & { readonly message?: string } => {
+  const message = annotatedMessage(issue)
+  if (message !== undefined && issue._tag !== "Pointer") return { issue, path, message }
+  switch (issue._tag) {
+    case "Pointer": {
+      const keys: ReadonlyArray<PropertyKey> = isKeyList(issue.path) ? issue.path : [issue.path]
+      return firstIssue(issue.issue, [...path, ...keys.map((k) => (typeof k === "number" ? k : String(k)))])
+    }
+    case "Composite": {
+      const child = isIssueList(issue.issues) ? issue.issues[0] : issue.issues
+      return firstIssue(child, path)
+    }
+    case "Refinement":
+    case "Transformation":
+      return firstIssue(issue.issue, path)
+    default:
+      return { issue, path }
+  }
+}
+
 /**
  * Decodes `value` (found at `base` in the document) with `schema`. Unknown keys fail when `strict`,
  * as serde's `deny_unknown_fields` does. The first issue becomes the problem, located by its key path.
@@ -46,15 +86,15 @@ export const decodeAt = <A, I>(
   Either.mapLeft(
     Schema.decodeUnknownEither(schema, { onExcessProperty: options.strict ? "error" : "ignore" })(value),
     (error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
-      const path = [...base, ...(issue?.path ?? []).map((p) => (typeof p === "number" ? p : String(p)))]
-      if (issue === undefined) return { path, reason: "invalid value" }
-      if (issue._tag === "Unexpected") {
-        const field = path[path.length - 1]
+      const found = firstIssue(error.issue, [])
+      const path = [...base, ...found.path]
+      const field = String(path[path.length - 1] ?? "")
+      if (found.message !== undefined) return { path, reason: found.message }
+      if (found.issue._tag === "Unexpected") {
         const known = options.knownKeys === undefined ? "" : `, expected one of ${options.knownKeys.map((k) => `\`${k}\``).join(", ")}`
-        return { path, reason: `unknown field \`${String(field)}\`${known}` }
+        return { path, reason: `unknown field \`${field}\`${known}` }
       }
-      if (issue._tag === "Missing") return { path, reason: `missing field \`${String(path[path.length - 1])}\`` }
-      return { path, reason: issue.message }
+      if (found.issue._tag === "Missing") return { path, reason: `missing field \`${field}\`` }
+      return { path, reason: ParseResult.ArrayFormatter.formatIssueSync(found.issue)[0]?.message ?? "invalid value" }
     }
   )
