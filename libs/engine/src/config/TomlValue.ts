@@ -50,24 +50,39 @@ const annotatedMessage = (issue: ParseResult.ParseIssue): string | undefined => 
 }
 
 /**
- * The issue to report and its key path: the outermost one carrying our own message, else the first leaf.
- * Effect's formatters ignore a union's message in favour of each member's, which reads badly for TOML.
+ * The issue to report and its key path. Our own "invalid type" message is used where the value itself has the
+ * wrong type (a type mismatch, a failed refinement, or a union none of whose members got further than the type
+ * check); otherwise the search goes down to the first field or element that failed. Effect's formatters would
+ * list each union member's mismatch instead, which reads badly for TOML.
  */
 const firstIssue = (issue: ParseResult.ParseIssue, path: ReadonlyArray<string | number>): Located & { readonly message?: string } => {
-  const message = annotatedMessage(issue)
-  if (message !== undefined && issue._tag !== "Pointer") return { issue, path, message }
   switch (issue._tag) {
     case "Pointer": {
       const keys: ReadonlyArray<PropertyKey> = isKeyList(issue.path) ? issue.path : [issue.path]
       return firstIssue(issue.issue, [...path, ...keys.map((k) => (typeof k === "number" ? k : String(k)))])
     }
-    case "Composite": {
-      const child = isIssueList(issue.issues) ? issue.issues[0] : issue.issues
-      return firstIssue(child, path)
+    case "Type": {
+      const message = annotatedMessage(issue)
+      return message === undefined ? { issue, path } : { issue, path, message }
     }
-    case "Refinement":
+    case "Refinement": {
+      const message = issue.kind === "Predicate" ? annotatedMessage(issue) : undefined
+      return message === undefined ? firstIssue(issue.issue, path) : { issue, path, message }
+    }
     case "Transformation":
       return firstIssue(issue.issue, path)
+    case "Composite": {
+      const children: ReadonlyArray<ParseResult.ParseIssue> = isIssueList(issue.issues) ? issue.issues : [issue.issues]
+      if (SchemaAST.isUnion(issue.ast)) {
+        const deeper = children.find((child) => child._tag !== "Type")
+        const message = annotatedMessage(issue)
+        if (deeper === undefined && message !== undefined) return { issue, path, message }
+        const next = deeper ?? children[0]
+        return next === undefined ? { issue, path } : firstIssue(next, path)
+      }
+      const [first] = children
+      return first === undefined ? { issue, path } : firstIssue(first, path)
+    }
     default:
       return { issue, path }
   }
