@@ -89,7 +89,7 @@ export const stripPathPrefix = (path: Buffer, base: Buffer): Buffer | undefined 
     if (p === undefined || b === undefined) return undefined
     if (!path.subarray(p.start, p.end).equals(base.subarray(b.start, b.end))) return undefined
   }
-  const last = bc[bc.length - 1]
+  const last = pc[bc.length - 1]
   return trimAsPath(path.subarray(last === undefined ? 1 : last.end))
 }
 
@@ -207,11 +207,16 @@ interface Walk {
 const ownerOf = (owner: Owner | undefined) => (owner !== undefined ? { owner } : {})
 
 /** Describes one child: lstat, plus its link target or relocated head, fetched in parallel with its siblings. */
-type Described = LayerEntry | { readonly kind: "recurse" } | { readonly kind: "skip"; readonly warning: string }
+/** What one child contributes; warnings ride along so they are reported in walk order, not completion order. */
+interface Described {
+  readonly entry?: LayerEntry
+  readonly recurse?: true
+  readonly warning?: string
+}
 
 const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number): Promise<Described> => {
   const st = await lstat(abs).catch(fail("lstat", abs))
-  if (st.isDirectory()) return { kind: "recurse" }
+  if (st.isDirectory()) return { recurse: true }
   if (st.isSymbolicLink()) {
     const raw = await readlink(abs, { encoding: "buffer" }).catch(fail("readlink", abs))
     const canonicalTarget = raw[0] === SLASH ? await realpath(raw, { encoding: "buffer" }).catch(() => undefined) : undefined
@@ -223,12 +228,14 @@ const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number)
       ...(canonicalTarget !== undefined ? { canonicalTarget } : {}),
       ...(walk.reloc !== undefined ? { relocation: walk.reloc } : {})
     })
-    if (outside) {
-      walk.warnings.push(
-        `oci layer: symlink ${abs.toString()} → ${raw.toString()} has an absolute target outside the tool's install dir; it will be dangling inside the container`
-      )
-    }
-    return { kind: "symlink", path: tarPath, target, ...ownerOf(walk.owner) }
+    const entry: LayerEntry = { kind: "symlink", path: tarPath, target, ...ownerOf(walk.owner) }
+    return outside
+      ? {
+        entry,
+        warning:
+          `oci layer: symlink ${abs.toString()} → ${raw.toString()} has an absolute target outside the tool's install dir; it will be dangling inside the container`
+      }
+      : { entry }
   }
   if (st.isFile()) {
     const mode = fileMode(st)
@@ -242,18 +249,17 @@ const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number)
         size += head.data.length - head.original.length
       }
     }
-    return { kind: "file", path: tarPath, mode, size, source, stat: statOf(st), ...ownerOf(walk.owner) }
+    return { entry: { kind: "file", path: tarPath, mode, size, source, stat: statOf(st), ...ownerOf(walk.owner) } }
   }
   return {
-    kind: "skip",
     warning: `oci layer: skipping ${abs.toString()}: a ${specialKind(st) ?? "special file"} cannot be stored in an image layer`
   }
 }
 
 /** Records a described child; directories are left to the caller, which must recurse into them. */
 const record = (walk: Walk, d: Described): void => {
-  if (d.kind === "skip") walk.warnings.push(d.warning)
-  else if (d.kind !== "recurse") walk.entries.push(d)
+  if (d.warning !== undefined) walk.warnings.push(d.warning)
+  if (d.entry !== undefined) walk.entries.push(d.entry)
 }
 
 /** Pre-order DFS, siblings sorted bytewise by name: Rust's component-wise `Path` order, so `a/…` precedes `a-b`. */
@@ -267,7 +273,7 @@ const walkDir = async (walk: Walk, abs: Buffer, tarDir: Buffer, depth: number): 
   for (const [i, child] of children.entries()) {
     const d = described[i]
     if (d === undefined) continue
-    if (d.kind === "recurse") {
+    if (d.recurse === true) {
       const path = Buffer.concat([child.tarPath, SLASH_BUF])
       walk.entries.push({ kind: "dir", path, mode: 0o755, ...ownerOf(walk.owner) })
       await walkDir(walk, child.abs, path, depth + 1)

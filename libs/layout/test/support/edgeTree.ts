@@ -51,6 +51,8 @@ export const makeEdgeTree = (root: string, options: { readonly nonUtf8Names?: bo
   link("abs_file_slash", `${root}/bin/hello/`)
   link("abs_loop", `${root}/abs_loop`)
   link("abs_out_via_in", `${root}/env`)
+  link("abs_messy_prefix", `${root.replace(/\//g, "//")}/./nx/x`)
+  link("abs_messy_exists", `/.${root.replace(/\//g, "/./")}//bin/hello`)
 
   // Long names (> 100 bytes with the 30-byte prefix `mise/installs/http-edge/1.0.0/`), boundaries at 100/101 bytes.
   file(`${rep("x", 120)}.txt`, "long")
