@@ -183,21 +183,25 @@ async function* tarEntries(source: () => Promise<Readable>): AsyncGenerator<RawE
   const extract = tar.extract()
   input.on("error", (e) => extract.destroy(e))
   input.pipe(extract)
-  for await (const entry of extract) {
-    const kind = tarKind(entry.header.type)
-    // tar-stream yields each entry's data once; later consumers read it from this stream.
-    const content = async () => bytes(entry)
-    try {
-      yield {
-        name: entry.header.name,
-        kind,
-        mode: entry.header.mode ?? (kind === "directory" ? 0o755 : 0o644),
-        ...(entry.header.linkname !== null && entry.header.linkname !== undefined ? { linkname: entry.header.linkname } : {}),
-        content
+  try {
+    for await (const entry of extract) {
+      const kind = tarKind(entry.header.type)
+      try {
+        yield {
+          name: entry.header.name,
+          kind,
+          mode: entry.header.mode ?? (kind === "directory" ? 0o755 : 0o644),
+          ...(entry.header.linkname !== null && entry.header.linkname !== undefined ? { linkname: entry.header.linkname } : {}),
+          // tar-stream yields each entry's data once, from this stream.
+          content: async () => bytes(entry)
+        }
+      } finally {
+        entry.resume()
       }
-    } finally {
-      entry.resume()
     }
+  } finally {
+    // Stopping early (a rejected entry) must not leave the file open.
+    input.destroy()
   }
 }
 

@@ -255,7 +255,8 @@ export const makeDownloader = (
       })
     }
 
-    const retrying = <A, E extends { readonly _tag: string }>(attempt: Effect.Effect<A, E | DownloadError>) => {
+    /** Retry transient failures with jittered exponential backoff; say how many attempts were made when giving up. */
+    const retrying = <A, E extends DownloadError | ChecksumMismatchError>(attempt: Effect.Effect<A, E>) => {
       let attempts = 0
       return Effect.suspend(() => {
         attempts++
@@ -264,11 +265,11 @@ export const makeDownloader = (
         Effect.retry({
           schedule: Schedule.jittered(Schedule.exponential(config.retryBaseDelayMs)),
           times: config.retries,
-          while: (e) => e._tag === "DownloadError" && (e as DownloadError).retryable
+          while: (e: E) => e._tag === "DownloadError" && e.retryable
         }),
-        Effect.mapError((e) =>
+        Effect.mapError((e: E): E | DownloadError =>
           e._tag === "DownloadError" && attempts > 1
-            ? new DownloadError({ ...(e as DownloadError), attempts, message: `${(e as DownloadError).message} (gave up after ${attempts} attempts)` })
+            ? new DownloadError({ ...e, attempts, message: `${e.message} (gave up after ${attempts} attempts)` })
             : e
         )
       )

@@ -130,7 +130,20 @@ const binPaths = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
     return found.length > 0 ? found : [dir]
   })
 
+/** mise drops the download once installed unless `always_keep_download` is set. */
+const keepDownload = (ctx: BackendContext) => {
+  const v = ctx.settings["always_keep_download"]
+  return v === true || v === "true" || v === 1 || v === "1"
+}
+
 const install = (downloader: DownloaderShape) => (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    const downloads = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir)
+    yield* unpack(downloader, tool, dir, downloads, ctx)
+    if (!keepDownload(ctx)) yield* Effect.promise(() => fsp.rm(downloads, { recursive: true, force: true }))
+  })
+
+const unpack = (downloader: DownloaderShape, tool: ResolvedTool, dir: string, downloads: string, ctx: BackendContext) =>
   Effect.gen(function*() {
     const request: ToolRequest = { ...tool, version: tool.resolved }
     const url = yield* urlOf(request, ctx)
@@ -139,7 +152,7 @@ const install = (downloader: DownloaderShape) => (tool: ResolvedTool, dir: strin
     const binPath = yield* binPathOf(request, ctx)
     const fileName = fileNameFromUrl(url)
     if (fileName === "") return yield* fail(request, `cannot tell a file name from the URL ${url}`)
-    const dest = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir, fileName)
+    const dest = NodePath.join(downloads, fileName)
 
     ctx.log(`${label(request)}: download ${url}`)
     const download = yield* downloader.download({ url, dest, ...(checksum !== undefined ? { checksum } : {}) }).pipe(

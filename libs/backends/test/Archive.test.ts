@@ -77,6 +77,15 @@ describe("formats", () => {
     const file = write("tool.tar.zst", Buffer.from("x"))
     const { e } = await extractError(file)
     expect(e.message).toBe(`${file}: tar.zst archives are not supported yet (supported: tar.gz, tar.xz, tar, zip (and single gz/xz files))`)
+    const inspect = await Effect.runPromise(Effect.flip(hasSingleTopLevelDirectory(file, "tar.zst")))
+    expect(inspect._tag).toBe("ArchiveError")
+  })
+
+  it("reports a corrupt archive as an ArchiveError", async () => {
+    const file = write("corrupt.tar.gz", Buffer.from("not gzip at all"))
+    const { e } = await extractError(file)
+    expect(e._tag).toBe("ArchiveError")
+    expect(e.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: cannot extract: `))
   })
 })
 

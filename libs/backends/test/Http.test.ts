@@ -100,7 +100,14 @@ describe("http backend: install", () => {
     expect(out.tree).toEqual(["f README 644", "d bin", "f bin/hello 755"])
     expect(out.bins).toEqual(["bin"])
     expect(execFileSync(path.join(out.dir, "bin/hello"), { encoding: "utf8" })).toBe("hello world\n")
-    expect(fs.existsSync(path.join(root, "downloads", "http-hello", "1.0.0", "hello-1.0.0.tar.gz"))).toBe(true)
+    expect(fs.existsSync(path.join(root, "downloads", "http-hello", "1.0.0"))).toBe(false)
+  })
+
+  it("keeps the download with always_keep_download, as mise does", async () => {
+    const downloadDir = path.join(root, "kept")
+    const ctx = testContext(root, { downloadDir, settings: { always_keep_download: true } })
+    await install(tool("tiny", { url: `${server.url}/tiny-linux-x64` }), ctx)
+    expect(fs.readdirSync(path.join(downloadDir, "http-tiny", "1.0.0"))).toEqual(["tiny-linux-x64"])
   })
 
   it("auto-strips a single top-level directory when neither strip_components nor bin_path is set", async () => {
