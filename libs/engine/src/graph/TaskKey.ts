@@ -1,0 +1,204 @@
+import { Data, Either, Schema } from "effect"
+import { createHash } from "node:crypto"
+
+/** A JSON value. `undefined` object members are allowed so Schema-encoded optional fields fit; they count as absent. */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | JsonObject
+export interface JsonObject {
+  readonly [key: string]: Json | undefined
+}
+
+/** Decodes JSON read from disk into `Json`, rejecting non-finite numbers that JSON cannot carry. */
+export const JsonSchema: Schema.Schema<Json> = Schema.Union(
+  Schema.Null,
+  Schema.Boolean,
+  Schema.Finite,
+  Schema.String,
+  Schema.Array(Schema.suspend((): Schema.Schema<Json> => JsonSchema)),
+  Schema.Record({ key: Schema.String, value: Schema.UndefinedOr(Schema.suspend((): Schema.Schema<Json> => JsonSchema)) })
+)
+
+/** A value that has no canonical JSON encoding (NaN, Infinity, undefined in an array); names where it sits. */
+export class InvalidKeyInput extends Data.TaggedError("InvalidKeyInput")<{
+  readonly kind: string
+  readonly path: string
+  readonly value: string
+  readonly message: string
+}> {}
+
+/**
+ * Bumped whenever the meaning of a key changes (encoding, hashed fields). Deliberately not the engine's
+ * package version, so an upgrade that changes nothing about keys keeps the cache warm.
+ */
+export const TASK_KEY_FORMAT = "engine-task-key/1"
+
+/**
+ * Everything a task key is computed from; `engine explain` prints it and diffs it against the last run.
+ * - `format`: TASK_KEY_FORMAT.
+ * - `kind`: the task kind (`resolve`, `install`, `tool-layer`, `copy-layer`, `mise-layer`, `config-layer`,
+ *   `base-image`, `layout`, `push`); each kind documents its own `inputs`.
+ * - `inputs`: named inputs of the task (backend id, resolved version, os/arch, options, owner, mount point,
+ *   compression, digests of dependency outputs the task chose to depend on by content, ...).
+ * - `deps`: dependency alias → that dependency's task key, so a change upstream changes every key downstream.
+ */
+export type KeyStructure = {
+  readonly format: string
+  readonly kind: string
+  readonly inputs: JsonObject
+  readonly deps: Readonly<Record<string, string>>
+}
+
+export const KeyStructureSchema = Schema.Struct({
+  format: Schema.String,
+  kind: Schema.String,
+  inputs: Schema.Record({ key: Schema.String, value: Schema.UndefinedOr(JsonSchema) }),
+  deps: Schema.Record({ key: Schema.String, value: Schema.String })
+})
+
+export interface TaskKey {
+  /** sha256 hex (64 chars) of `canonical`. */
+  readonly key: string
+  /** The exact bytes that were hashed. */
+  readonly canonical: string
+  readonly structure: KeyStructure
+}
+
+const TASK_KEY_PATTERN = /^[0-9a-f]{64}$/
+
+export const isTaskKey = (s: string): boolean => TASK_KEY_PATTERN.test(s)
+
+export const sha256Hex = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")
+
+const compareCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** Where the first value without a JSON encoding sits. */
+interface Unencodable {
+  readonly path: string
+  readonly value: string
+}
+
+const encode = (value: Json, path: string, out: Array<string>): Unencodable | undefined => {
+  if (value === null || typeof value === "boolean" || typeof value === "string") {
+    out.push(JSON.stringify(value))
+    return undefined
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return { path, value: String(value) }
+    // JSON.stringify turns -0 into "0", which is the equality we want for keys.
+    out.push(JSON.stringify(value))
+    return undefined
+  }
+  if (isJsonArray(value)) {
+    out.push("[")
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(",")
+      const item = value[i]
+      if (item === undefined) return { path: `${path}[${i}]`, value: "undefined" }
+      const bad = encode(item, `${path}[${i}]`, out)
+      if (bad !== undefined) return bad
+    }
+    out.push("]")
+    return undefined
+  }
+  out.push("{")
+  let first = true
+  for (const name of Object.keys(value).sort(compareCodeUnits)) {
+    const member = value[name]
+    if (member === undefined) continue
+    if (!first) out.push(",")
+    first = false
+    out.push(JSON.stringify(name), ":")
+    const bad = encode(member, `${path}.${name}`, out)
+    if (bad !== undefined) return bad
+  }
+  out.push("}")
+  return undefined
+}
+
+const isJsonArray = (value: Json): value is ReadonlyArray<Json> => Array.isArray(value)
+
+/**
+ * Canonical JSON: object members sorted by UTF-16 code unit, no whitespace, `undefined` members dropped.
+ * Left names the first value JSON cannot represent.
+ */
+export const canonicalJson = (value: Json): Either.Either<string, Unencodable> => {
+  const out: Array<string> = []
+  const bad = encode(value, "$", out)
+  return bad === undefined ? Either.right(out.join("")) : Either.left(bad)
+}
+
+/** The key of a task: sha256 of the canonical encoding of its `KeyStructure`. */
+export const taskKey = (
+  kind: string,
+  inputs: JsonObject,
+  depKeys: Readonly<Record<string, string>>
+): Either.Either<TaskKey, InvalidKeyInput> => {
+  const structure: KeyStructure = { format: TASK_KEY_FORMAT, kind, inputs, deps: depKeys }
+  return Either.match(canonicalJson(structure), {
+    onLeft: ({ path, value }) =>
+      Either.left(
+        new InvalidKeyInput({
+          kind,
+          path,
+          value,
+          message: `task kind "${kind}": key input ${path.replace(/^\$\./, "")} is ${value}, which has no JSON encoding; use a finite number, a string or null`
+        })
+      ),
+    onRight: (canonical) => Either.right({ key: sha256Hex(canonical), canonical, structure })
+  })
+}
+
+/** One difference between the key structures of two runs of a task. Paths look like `inputs.options.arch`, `deps.install`. */
+export interface InputChange {
+  readonly path: string
+  readonly change: "added" | "removed" | "changed"
+  readonly before?: Json
+  readonly after?: Json
+}
+
+const isJsonObject = (value: Json | undefined): value is JsonObject =>
+  typeof value === "object" && value !== null && !isJsonArray(value)
+
+const sameJson = (a: Json, b: Json): boolean => {
+  const ca = canonicalJson(a)
+  const cb = canonicalJson(b)
+  return Either.isRight(ca) && Either.isRight(cb) && ca.right === cb.right
+}
+
+const diffJson = (path: string, before: Json | undefined, after: Json | undefined, out: Array<InputChange>): void => {
+  if (before === undefined) {
+    if (after !== undefined) out.push({ path, change: "added", after })
+    return
+  }
+  if (after === undefined) {
+    out.push({ path, change: "removed", before })
+    return
+  }
+  if (isJsonObject(before) && isJsonObject(after)) {
+    const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort(compareCodeUnits)
+    for (const name of names) diffJson(path === "" ? name : `${path}.${name}`, before[name], after[name], out)
+    return
+  }
+  if (!sameJson(before, after)) out.push({ path, change: "changed", before, after })
+}
+
+/** Which named inputs differ between two key structures (e.g. the last run's and this run's), in a stable order. */
+export const diffKeyStructures = (before: KeyStructure, after: KeyStructure): ReadonlyArray<InputChange> => {
+  const out: Array<InputChange> = []
+  diffJson("", before, after, out)
+  return out
+}
+
+/** Human-readable form of a key structure, stable across runs (sorted members, two-space indent). */
+export const formatKeyStructure = (structure: KeyStructure): string => {
+  const sortDeep = (value: Json): Json => {
+    if (isJsonArray(value)) return value.map(sortDeep)
+    if (!isJsonObject(value)) return value
+    const sorted: Record<string, Json> = {}
+    for (const name of Object.keys(value).sort(compareCodeUnits)) {
+      const member = value[name]
+      if (member !== undefined) sorted[name] = sortDeep(member)
+    }
+    return sorted
+  }
+  return JSON.stringify(sortDeep(structure), null, 2)
+}
