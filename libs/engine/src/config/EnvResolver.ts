@@ -95,9 +95,9 @@ const loadEnvFile = (
   source: EnvSource,
   at: KeyPath,
   file: string,
-  ctx: EnvResolveContext
+  readFile: EnvResolveContext["readFile"]
 ): Effect.Effect<ReadonlyArray<readonly [string, string]>, ConfigError> =>
-  Effect.flatMap(ctx.readFile(file), (text) =>
+  Effect.flatMap(readFile(file), (text) =>
     text === undefined
       ? Effect.succeed([])
       : Either.match(parseEnvFile(file, text), {
@@ -178,7 +178,7 @@ export const resolveEnv = (sources: ReadonlyArray<EnvSource>, ctx: EnvResolveCon
             return yield* Effect.fail(errorAt(source, directive.path, "age-encrypted [env] values are not supported"))
           case "File": {
             const file = resolveDirectivePath(yield* render(source, directive.path, directive.value, templateContext(source)), source.root, ctx.home)
-            for (const [key, value] of yield* loadEnvFile(source, directive.path, file, ctx)) assign(key, value, file)
+            for (const [key, value] of yield* loadEnvFile(source, directive.path, file, ctx.readFile)) assign(key, value, file)
             break
           }
           case "Source":
@@ -246,7 +246,7 @@ export const resolveVars = (
           }
           case "File": {
             const file = resolveDirectivePath(yield* render(source, directive.path, directive.value, templateContext(source)), source.root, ctx.home)
-            for (const [key, value] of yield* loadEnvFile(source, directive.path, file, { ...ctx, vars: {}, ociEnv: {} })) {
+            for (const [key, value] of yield* loadEnvFile(source, directive.path, file, ctx.readFile)) {
               vars.set(key, { value, from: file })
             }
             break

@@ -1,7 +1,6 @@
 import { Effect, Either, Schema } from "effect"
 import * as path from "node:path"
 import { ConfigError, type ConfigProblem } from "./ConfigError"
-import type { SourcePosition } from "./TomlLocator"
 import { decodeAt, expecting, TomlString, TomlStringArray, TomlStringMap, TomlU32 } from "./TomlValue"
 
 /** `[[oci.copy]] { host, image }`: a host path copied into the image as its own layer. */
@@ -37,7 +36,7 @@ export const OCI_KEYS = [
 const OciCopyToml = expecting(Schema.Struct({ host: TomlString, image: TomlString }), "a table with `host` and `image`")
 
 /** `[oci]` as written in TOML; decoded strictly so an unknown key is an error. */
-export const OciConfigToml = expecting(
+const OciConfigToml = expecting(
   Schema.Struct({
     from: Schema.optional(TomlString),
     tag: Schema.optional(TomlString),
@@ -54,9 +53,6 @@ export const OciConfigToml = expecting(
   }),
   "a table"
 )
-
-/** Where each `[oci]` field of the merged config was written, so late validation can point at the file. */
-export type OciOrigins = Partial<Record<(typeof OCI_KEYS)[number], { readonly file: string } & Partial<SourcePosition>>>
 
 /** Copy image paths: absolute, not `/`, no `.`/`..` components (mise's `validate_image_path`). */
 export const validateCopyImagePath = (image: string): Either.Either<string, string> => {

@@ -255,9 +255,11 @@ const addOptions = (into: ParsedOptions, raw: Readonly<Record<string, unknown>>,
   return Either.right(undefined)
 }
 
+const TOOL_SELECTORS: ReadonlyArray<"version" | "path" | "prefix" | "ref"> = ["version", "path", "prefix", "ref"]
+
 /** `{ version = "1" }` → `1`; `{ ref = "x" }` → `ref:x`; exactly one selector, as mise requires. */
 const selectorOf = (table: ToolTable, path: KeyPath): Either.Either<string, ConfigProblem> => {
-  const selectors = (["version", "path", "prefix", "ref"] as const).flatMap((key) => {
+  const selectors = TOOL_SELECTORS.flatMap((key) => {
     const value = table[key]
     return value === undefined ? [] : [[key, value] as const]
   })
@@ -289,8 +291,7 @@ const entrySpec = (key: ToolKey, entry: ToolEntry, path: KeyPath, input: ToolsIn
     if (typeof entry === "string") written = entry
     else {
       written = yield* selectorOf(entry, path)
-      const { version: _v, path: _p, prefix: _x, ref: _r, ...rest } = entry
-      yield* addOptions(parsed, rest, path)
+      yield* addOptions(parsed, Object.fromEntries(Object.entries(entry).filter(([k]) => !(TOOL_SELECTORS as ReadonlyArray<string>).includes(k))), path)
     }
     const rendered = yield* Either.mapLeft(renderTemplate(written, input.template), (reason) => ({
       path,
