@@ -49,13 +49,22 @@ export const problemError = (file: string, locator: TomlLocator, problem: Config
   })
 }
 
-/** A TOML syntax error from smol-toml (`Invalid TOML document: <what>\n\n<code block>`) → `invalid TOML: <what>` at its line. */
-export const tomlSyntaxError = (file: string, cause: unknown): ConfigError =>
-  cause instanceof TomlError
-    ? new ConfigError({
-        file,
-        line: cause.line,
-        column: cause.column,
-        reason: `invalid TOML: ${(cause.message.split("\n")[0] ?? cause.message).replace(/^Invalid TOML document: /, "")}`
-      })
-    : new ConfigError({ file, reason: `invalid TOML: ${cause instanceof Error ? cause.message : String(cause)}` })
+/**
+ * A TOML syntax error from smol-toml (`Invalid TOML document: <what>\n\n<code block>`) → `invalid TOML: <what>` at its
+ * line. smol-toml reports an inline table or array left open at a line end on the next line's first column; the
+ * mistake is at the end of the line before, so that is where we point.
+ */
+export const tomlSyntaxError = (file: string, text: string, cause: unknown): ConfigError => {
+  if (!(cause instanceof TomlError)) {
+    return new ConfigError({ file, reason: `invalid TOML: ${cause instanceof Error ? cause.message : String(cause)}` })
+  }
+  const what = (cause.message.split("\n")[0] ?? cause.message).replace(/^Invalid TOML document: /, "")
+  const previousLine = text.split("\n")[cause.line - 2]
+  const atLineEnd = what === "expected comma or end of structure" && cause.column === 1 && previousLine !== undefined
+  return new ConfigError({
+    file,
+    line: atLineEnd ? cause.line - 1 : cause.line,
+    column: atLineEnd ? previousLine.replace(/\r$/, "").length + 1 : cause.column,
+    reason: `invalid TOML: ${what}`
+  })
+}

@@ -58,7 +58,7 @@ export const parseConfigText = (config: DiscoveredConfig, text: string): Either.
   try {
     doc = { ...parseToml(text) }
   } catch (cause) {
-    return Either.left(tomlSyntaxError(config.path, cause))
+    return Either.left(tomlSyntaxError(config.path, text, cause))
   }
   const locator = makeTomlLocator(text)
   const located = <A>(result: Either.Either<A, ConfigProblem>): Either.Either<A, ConfigError> =>

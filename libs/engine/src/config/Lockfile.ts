@@ -126,6 +126,6 @@ export const readLockfile = (file: string): Effect.Effect<Lockfile | undefined, 
       catch: (cause) => new ConfigError({ file, reason: `cannot read lockfile: ${cause instanceof Error ? cause.message : String(cause)}` })
     })
     if (text === undefined) return undefined
-    const doc = yield* Effect.try({ try: () => parseToml(text), catch: (cause) => tomlSyntaxError(file, cause) })
+    const doc = yield* Effect.try({ try: () => parseToml(text), catch: (cause) => tomlSyntaxError(file, text, cause) })
     return yield* Either.mapLeft(lockfileFromToml(file, doc), (problem) => problemError(file, makeTomlLocator(text), problem))
   })

@@ -253,6 +253,12 @@ describe("loadProject errors", () => {
     expect(await errorFor('[tools]\nnode = "20"\nbroken = = 1\n')).toBe("mise.toml:3:10: invalid TOML: invalid value")
   })
 
+  it("malformed TOML: an inline table left open points at the end of its line", async () => {
+    expect(await errorFor('[tools]\n"http:hello" = { version = "1.0.0"\n')).toBe(
+      "mise.toml:2:35: invalid TOML: expected comma or end of structure"
+    )
+  })
+
   it("wrong type: entrypoint as a string", async () => {
     expect(await errorFor('[tools]\n\n[oci]\nfrom = "scratch"\nentrypoint = "sh"\n')).toBe(
       'mise.toml:5:1: oci.entrypoint: invalid type: string "sh", expected a sequence'
