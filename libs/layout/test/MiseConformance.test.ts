@@ -1,5 +1,5 @@
 import { Effect } from "effect"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
@@ -113,6 +113,23 @@ describe.skipIf(bin === undefined)(
       const index = await Effect.runPromise(decodeIndex(mise.indexBytes))
       expect(Buffer.from(encodeIndex(index)).toString()).toBe(mise.indexBytes.toString())
     })
+
+    it("mise binary layer: a path-sourced synthetic file (150 MB) streams to the same tar", async () => {
+      const base = freshBase()
+      const mise = miseBuild(miseBin, base, { toml: "[tools]\n", embedMise: true })
+      const layer = mise.layers[0]
+      if (layer === undefined) throw new Error("mise wrote no binary layer")
+      const blob = await Effect.runPromise(
+        writeLayer(fileEntries([{ path: "usr/local/bin/mise", source: realpathSync(miseBin), mode: 0o755 }]), {
+          owner: { uid: 0, gid: 0 },
+          tempDir: scratch
+        })
+      )
+      const ours = gunzipSync(readFileSync(blob.path), { maxOutputLength: 2 ** 31 - 1 })
+      rmSync(blob.path)
+      expect(ours.length).toBe(layer.tar.length)
+      expectSameTar(ours, layer.tar)
+    }, 300_000)
 
     it("empty install dir: only the prefix chain", async () => {
       const base = freshBase()

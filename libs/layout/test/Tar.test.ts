@@ -62,6 +62,11 @@ describe("GNU header encoding (tar-rs Header::new_gnu, as in mise)", () => {
     expect(h.subarray(116, 124).toString("latin1")).toBe("7777777\0")
   })
 
+  it("an 8 GiB + 1 file's header matches mise's (sparse file, byte-checked; diff_ids also matched)", () => {
+    const h = encodeHeader({ name: Buffer.from("mise/installs/http-huge/1.0.0/big"), mode: 0o644, uid: 0, gid: 0, size: 8_589_934_593, typeflag: TypeFlag.File })
+    expect(h.subarray(124, 156).toString("hex")).toBe("8000000000000002000000013030303030303030303030003031323637310020")
+  })
+
   it("sizes of 8 GiB and up use base-256 in the 12-byte field", () => {
     const at = (size: number) => encodeHeader({ name: Buffer.from("x"), mode: 0o644, uid: 0, gid: 0, size, typeflag: TypeFlag.File })
     expect(at(8_589_934_591).subarray(124, 136).toString("latin1")).toBe("77777777777\0")

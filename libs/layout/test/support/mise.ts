@@ -46,20 +46,21 @@ interface ManifestJson {
 }
 
 /**
- * Runs `mise oci build --from scratch --no-mise` offline. Tools are `http:` tools whose install dirs the caller has
+ * Runs `mise oci build --from scratch --no-mise` (or with its own binary embedded) offline. Tools are `http:` tools whose install dirs the caller has
  * already created under `<base>/data/installs/http-<name>/<version>`; mise only needs that dir to exist.
  * The project config must be trusted, which MISE_TRUSTED_CONFIG_PATHS does without touching global state.
  */
 export const miseBuild = (
   bin: string,
   base: string,
-  mise: { readonly toml: string; readonly args?: ReadonlyArray<string>; readonly dataDir?: string }
+  mise: { readonly toml: string; readonly args?: ReadonlyArray<string>; readonly dataDir?: string; readonly embedMise?: boolean }
 ): MiseBuild => {
   const proj = join(base, "proj")
   const out = join(base, "out")
   for (const d of ["cache", "cfg", "home", "proj"]) mkdirSync(join(base, d), { recursive: true })
   writeFileSync(join(proj, "mise.toml"), mise.toml)
-  const run = spawnSync(bin, ["oci", "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", out, ...(mise.args ?? [])], {
+  const args = ["oci", "build", "--from", "scratch", ...(mise.embedMise === true ? [] : ["--no-mise"]), "--no-cache", "-o", out]
+  const run = spawnSync(bin, [...args, ...(mise.args ?? [])], {
     cwd: proj,
     encoding: "utf8",
     timeout: 120_000,
