@@ -31,7 +31,7 @@ export interface MissReason {
 /** What the scheduler needs from a cache. `ActionCache` implements it on disk; lookups never fail, they miss. */
 export interface TaskCache {
   readonly lookup: (key: string) => Effect.Effect<CacheLookup>
-  readonly store: (entry: CacheEntryInput) => Effect.Effect<void, CacheWriteFailure>
+  readonly put: (entry: CacheEntryInput) => Effect.Effect<void, CacheWriteFailure>
   /** The key structure of the task's last successful run, for explaining a miss. */
   readonly lastRun: (taskId: string) => Effect.Effect<Option.Option<KeyStructure>>
   readonly saveRun: (taskId: string, structure: KeyStructure, key: string) => Effect.Effect<void, CacheWriteFailure>
@@ -280,7 +280,7 @@ export const runGraphs = <E, R>(
           // A finished task's entry is written whole or not at all, even if the run is being interrupted.
           const persist = Effect.all([
             node.task.cacheable
-              ? cache.store({ key, taskId: node.qid, kind: node.ref.kind, output: produced.output, blobs: produced.blobs, durationMs })
+              ? cache.put({ key, taskId: node.qid, kind: node.ref.kind, output: produced.output, blobs: produced.blobs, durationMs })
               : Effect.void,
             cache.saveRun(node.qid, structure, key)
           ], { discard: true })

@@ -96,7 +96,7 @@ const memoryCache = () => {
           ? { _tag: "Miss", reason: { _tag: "Absent", detail: "no entry" } }
           : { _tag: "Hit", output: e.output, durationMs: e.durationMs }
       }),
-    store: (entry) => Effect.sync(() => void entries.set(entry.key, entry)),
+    put: (entry) => Effect.sync(() => void entries.set(entry.key, entry)),
     lastRun: (taskId) => Effect.sync(() => Option.fromNullable(runs.get(taskId))),
     saveRun: (taskId, structure) => Effect.sync(() => void runs.set(taskId, structure))
   }

@@ -1,0 +1,112 @@
+import { Effect, Option, Schema } from "effect"
+import type { CacheLookup, MissReason, TaskCache } from "../graph/Scheduler"
+import { type KeyStructure, KeyStructureSchema, sha256Hex } from "../graph/TaskKey"
+import { type ActionRecord, CacheError, type CacheStore } from "./CacheStore"
+
+/** The key structure of a task's last successful run, kept so a later miss can say what changed. */
+const RunRecordSchema = Schema.Struct({
+  taskId: Schema.String,
+  key: Schema.String,
+  structure: KeyStructureSchema,
+  at: Schema.String
+})
+export type RunRecord = typeof RunRecordSchema.Type
+
+export interface ActionCacheOptions {
+  /** Hash every referenced blob on lookup instead of checking its size (`--verify`). */
+  readonly verify?: boolean
+  readonly now?: () => Date
+}
+
+/** The scheduler's cache, on a `CacheStore`: action records, blob checks, and last-run key structures. */
+export interface ActionCache extends TaskCache {
+  readonly store: CacheStore
+  /** What `engine explain <task>` prints: the last run's key and key structure. */
+  readonly lastRunRecord: (taskId: string) => Effect.Effect<Option.Option<RunRecord>>
+}
+
+const runName = (taskId: string) => sha256Hex(taskId)
+
+export const makeActionCache = (store: CacheStore, options: ActionCacheOptions = {}): ActionCache => {
+  const now = options.now ?? (() => new Date())
+  const miss = (reason: MissReason): CacheLookup => ({ _tag: "Miss", reason })
+
+  /** A damaged entry is a miss: say so in the log, and remove it so no reader trusts it; the rerun rewrites it. */
+  const discard = (reason: MissReason, remove: Effect.Effect<void, CacheError>) =>
+    Effect.logWarning(`cache: ${reason.detail}; treating as a miss and rebuilding`).pipe(
+      Effect.zipRight(remove.pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))),
+      Effect.as(miss(reason))
+    )
+
+  const checkBlobs = (record: ActionRecord): Effect.Effect<Option.Option<CacheLookup>> =>
+    Effect.gen(function*() {
+      for (const ref of record.blobs) {
+        const check = yield* store.checkBlob(ref, { verify: options.verify === true })
+        if (check._tag === "Missing") {
+          return Option.some(miss({ _tag: "BlobMissing", detail: `blob ${ref.digest} of ${record.taskId} is gone (${check.path})` }))
+        }
+        if (check._tag === "Damaged") {
+          // The damaged blob may be shared by other records: removing it turns them into misses too.
+          return Option.some(
+            yield* discard(
+              { _tag: "BlobCorrupt", detail: `blob ${check.path} of ${record.taskId} is damaged: ${check.detail}` },
+              store.removeBlob(ref.digest)
+            )
+          )
+        }
+      }
+      return Option.none()
+    })
+
+  const lookup: TaskCache["lookup"] = (key) =>
+    Effect.gen(function*() {
+      const read = yield* store.readRecord(key)
+      switch (read._tag) {
+        case "Absent":
+          return miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
+        case "Unreadable":
+          return miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
+        case "Corrupt":
+          return yield* discard({ _tag: "Corrupt", detail: `cache entry ${read.path} is damaged: ${read.detail}` }, store.removeRecord(key))
+        case "Found": {
+          const bad = yield* checkBlobs(read.value)
+          if (Option.isSome(bad)) return bad.value
+          // Last-used stamp for prune; a read-only cache still serves hits, it just cannot order them.
+          yield* store.touchRecord(key).pipe(Effect.ignore)
+          return { _tag: "Hit", output: read.value.output, durationMs: read.value.durationMs } satisfies CacheLookup
+        }
+      }
+    })
+
+  const put: TaskCache["put"] = (entry) =>
+    Effect.gen(function*() {
+      for (const ref of entry.blobs) {
+        const check = yield* store.checkBlob(ref)
+        if (check._tag !== "Ok") {
+          return yield* new CacheError({
+            reason: "BlobMissing",
+            path: store.blobPath(ref.digest),
+            message: `cache: ${entry.taskId} references blob ${ref.digest} (${ref.size} bytes) that is not in the cache store; the task must put its blobs with putBlob/putBlobFromFile before finishing`
+          })
+        }
+      }
+      yield* store.writeRecord({ ...entry, createdAt: now().toISOString() })
+    })
+
+  const lastRunRecord: ActionCache["lastRunRecord"] = (taskId) =>
+    store.readDocument("runs", runName(taskId), RunRecordSchema).pipe(
+      Effect.map((read) => (read._tag === "Found" && read.value.taskId === taskId ? Option.some(read.value) : Option.none()))
+    )
+
+  const lastRun: TaskCache["lastRun"] = (taskId) => Effect.map(lastRunRecord(taskId), Option.map((r): KeyStructure => r.structure))
+
+  const saveRun: TaskCache["saveRun"] = (taskId, structure, key) =>
+    Effect.gen(function*() {
+      const previous = yield* lastRunRecord(taskId)
+      // Warm builds rewrite nothing: the record only changes when the key does.
+      if (Option.isSome(previous) && previous.value.key === key) return
+      yield* store.writeDocument("runs", runName(taskId), RunRecordSchema, { taskId, key, structure, at: now().toISOString() })
+    })
+
+  return { store, lookup, put, lastRun, saveRun, lastRunRecord }
+}

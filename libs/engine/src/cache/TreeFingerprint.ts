@@ -1,0 +1,235 @@
+import { Data, Effect, Option, Schema } from "effect"
+import { createHash } from "node:crypto"
+import type { BigIntStats } from "node:fs"
+import { lstat, readdir, readlink, stat } from "node:fs/promises"
+import { resolve } from "node:path"
+import { sha256Hex } from "../graph/TaskKey"
+import { type CacheStore, type Digest, hashRegularFile } from "./CacheStore"
+
+/** A tree that cannot be fingerprinted: names the tree, the entry and the failing operation. */
+export class TreeError extends Data.TaggedError("TreeError")<{
+  readonly root: string
+  readonly path: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface TreeFingerprintOptions {
+  /** Re-hash every file even if the stat snapshot matches (`--verify`). */
+  readonly verify?: boolean
+  /** Content hash (hex sha256) of one regular file; injectable so tests can count reads. */
+  readonly hashFile?: (path: Buffer) => Effect.Effect<string, TreeError>
+  /**
+   * An entry changed less than this long before the snapshot was taken may change again without its
+   * mtime/ctime moving (coarse timestamps: git's "racily clean" case), so it is re-hashed next time.
+   * Default 2000 ms, enough for filesystems with one- or two-second timestamps.
+   */
+  readonly racyWindowMs?: number
+  /** Files hashed at once (default 8). */
+  readonly concurrency?: number
+}
+
+export interface TreeFingerprint {
+  /** sha256 over every entry's path, mode and content (file hash, symlink target), in byte order of paths. */
+  readonly digest: Digest
+  readonly entries: number
+  /** Files whose bytes were read this time: 0 when the stat snapshot matched. */
+  readonly hashedFiles: number
+  readonly source: "snapshot" | "hashed"
+}
+
+const TREE_FORMAT = "engine-tree/1"
+
+/** One entry as saved: `[path (base64 of raw bytes), mode, size, mtimeNs, ctimeNs, ino, content]`. */
+const SnapshotEntry = Schema.Tuple(
+  Schema.String,
+  Schema.Number,
+  Schema.String,
+  Schema.String,
+  Schema.String,
+  Schema.String,
+  Schema.String
+)
+const SnapshotSchema = Schema.Struct({
+  format: Schema.Literal(TREE_FORMAT),
+  root: Schema.String,
+  digest: Schema.TemplateLiteral("sha256:", Schema.String),
+  takenAtNs: Schema.String,
+  entries: Schema.Array(SnapshotEntry)
+})
+type Snapshot = typeof SnapshotSchema.Type
+
+interface Walked {
+  /** Path relative to the root, raw bytes: names need not be UTF-8. */
+  readonly rel: Buffer
+  readonly stats: BigIntStats
+}
+
+const SLASH = Buffer.from("/")
+const join = (dir: Buffer, name: Buffer): Buffer => (dir.length === 0 ? name : Buffer.concat([dir, SLASH, name]))
+
+const S_IFMT = 0o170000
+const S_IFREG = 0o100000
+const S_IFLNK = 0o120000
+
+const printable = (path: Buffer) => path.toString("utf8")
+
+const fsError = (root: string, action: string, path: Buffer) => (cause: unknown) =>
+  new TreeError({
+    root,
+    path: printable(path),
+    message: `cannot ${action} ${printable(path)} while fingerprinting ${root}: ${cause instanceof Error ? cause.message : String(cause)}${
+      typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOENT"
+        ? " (the tree changed during the walk; is an install still running?)"
+        : ""
+    }`,
+    cause
+  })
+
+/** Every entry below `root` (not the root itself), by readdir + lstat only, sorted by raw path bytes. */
+const walk = (rootPath: string, root: Buffer): Effect.Effect<ReadonlyArray<Walked>, TreeError> =>
+  Effect.gen(function*() {
+    const out: Array<Walked> = []
+    const pending: Array<Buffer> = [Buffer.alloc(0)]
+    for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+      const full = join(root, dir)
+      const names = yield* Effect.tryPromise({
+        try: () => readdir(full, { encoding: "buffer", withFileTypes: true }),
+        catch: fsError(rootPath, "list", full)
+      })
+      const entries = yield* Effect.forEach(
+        names,
+        (dirent) => {
+          const rel = join(dir, dirent.name)
+          const path = join(root, rel)
+          return Effect.tryPromise({ try: () => lstat(path, { bigint: true }), catch: fsError(rootPath, "stat", path) }).pipe(
+            Effect.map((stats): Walked => ({ rel, stats }))
+          )
+        },
+        { concurrency: 32 }
+      )
+      for (const entry of entries) {
+        out.push(entry)
+        if (entry.stats.isDirectory()) pending.push(entry.rel)
+      }
+    }
+    return out.sort((a, b) => Buffer.compare(a.rel, b.rel))
+  })
+
+type SavedEntry = Snapshot["entries"][number]
+
+const sameStats = (saved: SavedEntry, stats: BigIntStats): boolean =>
+  saved[1] === Number(stats.mode) &&
+  saved[2] === String(stats.size) &&
+  saved[3] === String(stats.mtimeNs) &&
+  saved[4] === String(stats.ctimeNs) &&
+  saved[5] === String(stats.ino)
+
+const isRacy = (saved: SavedEntry, takenAtNs: bigint, windowNs: bigint): boolean =>
+  BigInt(saved[3]) >= takenAtNs - windowNs || BigInt(saved[4]) >= takenAtNs - windowNs
+
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
+}
+
+/** Length-prefixed fields, so no two different trees can produce the same byte stream. */
+const treeDigest = (entries: ReadonlyArray<readonly [Walked, string]>): Digest => {
+  const hash = createHash("sha256").update(`${TREE_FORMAT}\0`)
+  for (const [{ rel, stats }, content] of entries) {
+    hash.update(u32(rel.length)).update(rel).update(u32(Number(stats.mode)))
+    const type = Number(stats.mode) & S_IFMT
+    if (type === S_IFREG) hash.update(Buffer.from(content, "hex"))
+    if (type === S_IFLNK) {
+      const target = Buffer.from(content, "base64")
+      hash.update(u32(target.length)).update(target)
+    }
+  }
+  return `sha256:${hash.digest("hex")}`
+}
+
+const defaultHashFile = (rootPath: string) => (path: Buffer): Effect.Effect<string, TreeError> =>
+  Effect.tryPromise({ try: () => hashRegularFile(path).then((h) => h.hex), catch: fsError(rootPath, "read", path) })
+
+/**
+ * The content fingerprint of an install tree. The first call hashes every file and saves it with a stat
+ * snapshot (under `trees/` in the cache store); later calls only readdir + lstat, and return the saved
+ * fingerprint when nothing moved. Otherwise only new or changed files are re-read. Special files (FIFOs,
+ * sockets, devices) count by path and mode and are never opened.
+ */
+export const fingerprintTree = (
+  store: CacheStore,
+  root: string,
+  options: TreeFingerprintOptions = {}
+): Effect.Effect<TreeFingerprint, TreeError> =>
+  Effect.gen(function*() {
+    const rootPath = resolve(root)
+    const rootBytes = Buffer.from(rootPath)
+    const rootStats = yield* Effect.tryPromise({ try: () => stat(rootBytes), catch: fsError(rootPath, "stat", rootBytes) })
+    if (!rootStats.isDirectory()) {
+      return yield* new TreeError({ root: rootPath, path: rootPath, message: `${rootPath} is not a directory; cannot fingerprint it as a tree` })
+    }
+    const hashFile = options.hashFile ?? defaultHashFile(rootPath)
+    const windowNs = BigInt(options.racyWindowMs ?? 2000) * 1_000_000n
+    const snapshotName = sha256Hex(rootPath)
+    const takenAtNs = BigInt(Date.now()) * 1_000_000n
+    const walked = yield* walk(rootPath, rootBytes)
+
+    const previous: Option.Option<Snapshot> = options.verify === true
+      ? Option.none()
+      : yield* store.readDocument("trees", snapshotName, SnapshotSchema).pipe(
+        Effect.map((read) => (read._tag === "Found" && read.value.root === rootPath ? Option.some(read.value) : Option.none()))
+      )
+    const saved = new Map(Option.match(previous, { onNone: () => [], onSome: (s) => s.entries.map((e) => [e[0], e] as const) }))
+    const savedAtNs = Option.match(previous, { onNone: () => 0n, onSome: (s) => BigInt(s.takenAtNs) })
+    const reusable = (entry: Walked): Option.Option<string> => {
+      const old = saved.get(entry.rel.toString("base64"))
+      return old !== undefined && sameStats(old, entry.stats) && !isRacy(old, savedAtNs, windowNs) ? Option.some(old[6]) : Option.none()
+    }
+
+    if (Option.isSome(previous) && saved.size === walked.length && walked.every((e) => Option.isSome(reusable(e)))) {
+      return { digest: previous.value.digest, entries: walked.length, hashedFiles: 0, source: "snapshot" } satisfies TreeFingerprint
+    }
+
+    let hashedFiles = 0
+    const contents = yield* Effect.forEach(
+      walked,
+      (entry) => {
+        const type = Number(entry.stats.mode) & S_IFMT
+        if (type !== S_IFREG && type !== S_IFLNK) return Effect.succeed([entry, ""] as const)
+        const kept = reusable(entry)
+        if (Option.isSome(kept)) return Effect.succeed([entry, kept.value] as const)
+        const path = join(rootBytes, entry.rel)
+        const content = type === S_IFREG
+          ? Effect.tap(hashFile(path), () => Effect.sync(() => hashedFiles++))
+          : Effect.tryPromise({
+            try: () => readlink(path, { encoding: "buffer" }).then((target) => target.toString("base64")),
+            catch: fsError(rootPath, "read link", path)
+          })
+        return Effect.map(content, (c) => [entry, c] as const)
+      },
+      { concurrency: options.concurrency ?? 8 }
+    )
+    const digest = treeDigest(contents)
+    const snapshot: Snapshot = {
+      format: TREE_FORMAT,
+      root: rootPath,
+      digest,
+      takenAtNs: String(takenAtNs),
+      entries: contents.map(([{ rel, stats }, content]) => [
+        rel.toString("base64"),
+        Number(stats.mode),
+        String(stats.size),
+        String(stats.mtimeNs),
+        String(stats.ctimeNs),
+        String(stats.ino),
+        content
+      ] as const)
+    }
+    // The fingerprint is right even if it cannot be remembered; the next build just hashes again.
+    yield* store.writeDocument("trees", snapshotName, SnapshotSchema, snapshot).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`tree fingerprint of ${rootPath} not saved: ${e.message}`))
+    )
+    return { digest, entries: walked.length, hashedFiles, source: "hashed" } satisfies TreeFingerprint
+  })

@@ -1,0 +1,20 @@
+export { type ActionCache, type ActionCacheOptions, makeActionCache, type RunRecord } from "./ActionCache"
+export {
+  type ActionRecord,
+  ActionRecordSchema,
+  type BlobCheck,
+  CacheError,
+  type CacheEntryInfo,
+  type CacheStats,
+  type CacheStore,
+  type Digest,
+  type DocumentDir,
+  type DocumentRead,
+  hashRegularFile,
+  isDigest,
+  openCacheStore,
+  type PruneOptions,
+  type PruneResult,
+  writeFileAtomic
+} from "./CacheStore"
+export { fingerprintTree, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"
