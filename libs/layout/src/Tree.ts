@@ -39,6 +39,21 @@ const MAX_SHEBANG_LINE = 16 * 1024 * 1024
 
 const HEAD_READ = 64 * 1024
 
+/** Siblings are described concurrently, but a bin dir with thousands of scripts must not exhaust file descriptors. */
+const CONCURRENCY = 32
+
+/** `Promise.all(items.map(f))` with at most `limit` calls in flight; results keep the input order. */
+const mapLimited = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A) => Promise<B>): Promise<Array<B>> => {
+  const out = new Array<B>(items.length)
+  // One iterator shared by all workers: each pulls the next index when it is free.
+  const queue = items.entries()
+  const worker = async () => {
+    for (const [i, item] of queue) out[i] = await f(item)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Rust `Path` semantics, which decide how mise rebases symlink targets.
 
@@ -269,7 +284,7 @@ const walkDir = async (walk: Walk, abs: Buffer, tarDir: Buffer, depth: number): 
     abs: Buffer.concat([abs, SLASH_BUF, name]),
     tarPath: Buffer.concat([tarDir, name])
   }))
-  const described = await Promise.all(children.map((c) => describe(walk, c.abs, c.tarPath, depth)))
+  const described = await mapLimited(children, CONCURRENCY, (c) => describe(walk, c.abs, c.tarPath, depth))
   for (const [i, child] of children.entries()) {
     const d = described[i]
     if (d === undefined) continue
