@@ -61,15 +61,16 @@ const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, p
 export const writeLayer = (
   entries: Iterable<LayerEntry>,
   opts: WriteLayerOptions
-): Effect.Effect<LayerBlob, LayoutError> => {
-  const path = join(opts.tempDir, `layer-${randomUUID()}.tar.gz`)
-  return Effect.tryPromise({
-    try: (signal) => produce(entries, opts, path, signal),
-    catch: asLayoutError(`writing layer ${path}`)
-  }).pipe(
-    Effect.onError(() =>
-      // The partial temp file is garbage either way; a failure to delete it must not hide the real error.
-      Effect.promise(() => rm(path, { force: true }).catch(() => undefined))
+): Effect.Effect<LayerBlob, LayoutError> =>
+  Effect.suspend(() => {
+    const path = join(opts.tempDir, `layer-${randomUUID()}.tar.gz`)
+    return Effect.tryPromise({
+      try: (signal) => produce(entries, opts, path, signal),
+      catch: asLayoutError(`writing layer ${path}`)
+    }).pipe(
+      Effect.onError(() =>
+        // The partial temp file is garbage either way; a failure to delete it must not hide the real error.
+        Effect.promise(() => rm(path, { force: true }).catch(() => undefined))
+      )
     )
-  )
-}
+  })

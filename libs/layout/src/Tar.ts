@@ -233,4 +233,4 @@ export const asLayoutError = (what: string) => (cause: unknown): LayoutError =>
 
 /** The uncompressed tar as an Effect stream of chunks. */
 export const tarStream = (entries: Iterable<LayerEntry>, owner: Owner): Stream.Stream<Uint8Array, LayoutError> =>
-  Stream.fromAsyncIterable(tarChunks(entries, owner), asLayoutError("writing tar"))
+  Stream.suspend(() => Stream.fromAsyncIterable(tarChunks(entries, owner), asLayoutError("writing tar")))

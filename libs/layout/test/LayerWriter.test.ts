@@ -120,6 +120,19 @@ describe("writeLayer", () => {
     expect(readFileSync(blob.path).equals(gz)).toBe(true)
   })
 
+  it("effects and streams are values: running one twice does the work twice", async () => {
+    const entries = fileEntries([{ path: "f", data: new Uint8Array([1, 2, 3]), mode: 0o644 }])
+    const layer = writeLayer(entries, { owner: ROOT, tempDir: scratch })
+    const [a, b] = [await Effect.runPromise(layer), await Effect.runPromise(layer)]
+    expect(a.digest).toBe(b.digest)
+    expect(a.path).not.toBe(b.path)
+    const tar = tarStream(entries, ROOT)
+    const once = await Effect.runPromise(Stream.runCollect(tar))
+    const twice = await Effect.runPromise(Stream.runCollect(gzipMise(tar)))
+    expect(Buffer.concat(Chunk.toArray(once)).length).toBe(2048)
+    expect(Buffer.concat(Chunk.toArray(twice)).equals(readFileSync(a.path))).toBe(true)
+  })
+
   it("fails with a LayoutError and leaves no temp file behind", async () => {
     const tempDir = join(scratch, "failing")
     mkdirSync(tempDir)
