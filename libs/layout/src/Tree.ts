@@ -4,13 +4,8 @@ import { constants as fsConstants } from "node:fs"
 import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises"
 import { ioError, LayoutError } from "./Errors"
 import type { FileSource, LayerEntry, Owner } from "./LayerEntry"
+import { type LinkRelocation, rebaseSymlinkTarget, type Relocation, relocateShebang } from "./Relocate"
 import { asLayoutError } from "./Tar"
-
-/** Host → image path mapping applied to `#!` lines and to absolute symlinks that leave the walked tree. */
-export interface Relocation {
-  readonly hostRoot: string
-  readonly imageRoot: string
-}
 
 export interface TreeOptions {
   /** Host directory to walk (a tool's install dir); a file or symlink here becomes one entry named `prefix`. */
@@ -30,9 +25,7 @@ export interface TreeResult {
 }
 
 const SLASH = 0x2f
-const DOT = 0x2e
 const SLASH_BUF = Buffer.from("/")
-const PARENT = Buffer.from("../")
 
 /** No real shebang is longer; past this a `#!` file is treated as binary instead of buffering its "line". */
 const MAX_SHEBANG_LINE = 16 * 1024 * 1024
@@ -52,116 +45,6 @@ const mapLimited = async <A, B>(items: ReadonlyArray<A>, limit: number, f: (a: A
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return out
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Rust `Path` semantics, which decide how mise rebases symlink targets.
-
-interface Component {
-  readonly start: number
-  readonly end: number
-}
-
-/** Normal components of an absolute path, with their byte ranges; empty and `.` components are skipped as Rust does. */
-const components = (p: Buffer): Array<Component> => {
-  const out: Array<Component> = []
-  let i = 0
-  while (i < p.length) {
-    while (i < p.length && p[i] === SLASH) i++
-    const start = i
-    while (i < p.length && p[i] !== SLASH) i++
-    if (i > start && !(i - start === 1 && p[start] === DOT)) out.push({ start, end: i })
-  }
-  return out
-}
-
-/** `Components::as_path` trimming: leading/trailing separators and `.` components go, inner ones stay. */
-const trimAsPath = (rest: Buffer): Buffer => {
-  let a = 0
-  let b = rest.length
-  for (;;) {
-    if (a < b && rest[a] === SLASH) a++
-    else if (a < b && rest[a] === DOT && (a + 1 === b || rest[a + 1] === SLASH)) a++
-    else break
-  }
-  for (;;) {
-    if (b > a && rest[b - 1] === SLASH) b--
-    else if (b > a && rest[b - 1] === DOT && (b - 1 === a || rest[b - 2] === SLASH)) b--
-    else break
-  }
-  return rest.subarray(a, b)
-}
-
-/** Rust `Path::strip_prefix` for absolute paths: component-wise, so `/x/1.0.0x` is not under `/x/1.0.0`. */
-export const stripPathPrefix = (path: Buffer, base: Buffer): Buffer | undefined => {
-  if (path[0] !== SLASH || base[0] !== SLASH) return undefined
-  const pc = components(path)
-  const bc = components(base)
-  if (pc.length < bc.length) return undefined
-  for (let i = 0; i < bc.length; i++) {
-    const p = pc[i]
-    const b = bc[i]
-    if (p === undefined || b === undefined) return undefined
-    if (!path.subarray(p.start, p.end).equals(base.subarray(b.start, b.end))) return undefined
-  }
-  const last = pc[bc.length - 1]
-  return trimAsPath(path.subarray(last === undefined ? 1 : last.end))
-}
-
-export interface RebaseInput {
-  /** The link's target as read from disk. */
-  readonly target: Buffer
-  /** Components of the link's path below the walked root (`bin/x` → 2). */
-  readonly depth: number
-  readonly root: Buffer
-  readonly canonicalRoot: Buffer
-  /** realpath(target) when it resolves; mise compares it (else the literal target) with the canonical root first. */
-  readonly canonicalTarget?: Buffer
-  readonly relocation?: { readonly hostRoot: Buffer; readonly canonicalHostRoot: Buffer; readonly imageRoot: Buffer }
-}
-
-/**
- * mise's `rebase_symlink_target`, as observed: relative targets are kept. An absolute target is "inside" when
- * realpath(target) (or the target itself if that fails) lies under realpath(root), or else when the literal target lies
- * under the root as given; it then becomes `../`×(depth−1) + rest. One inside the relocation's host root becomes the
- * absolute image path; anything else is kept and reported (`outside`).
- */
-export const rebaseSymlinkTarget = (input: RebaseInput): { readonly target: Buffer; readonly outside: boolean } => {
-  const { target } = input
-  if (target[0] !== SLASH) return { target, outside: false }
-  const resolved = input.canonicalTarget ?? target
-  const inside = stripPathPrefix(resolved, input.canonicalRoot) ?? stripPathPrefix(target, input.root)
-  if (inside !== undefined) {
-    const rel = Buffer.concat([...Array.from({ length: input.depth - 1 }, () => PARENT), inside])
-    // mise fails the build on a link to the tree's own root from its top level ("link target is empty"); "." is what it means.
-    return { target: rel.length > 0 ? rel : Buffer.from("."), outside: false }
-  }
-  const reloc = input.relocation
-  if (reloc !== undefined) {
-    const rest = stripPathPrefix(resolved, reloc.canonicalHostRoot) ?? stripPathPrefix(target, reloc.hostRoot)
-    if (rest !== undefined) {
-      return { target: rest.length > 0 ? Buffer.concat([reloc.imageRoot, SLASH_BUF, rest]) : reloc.imageRoot, outside: false }
-    }
-  }
-  return { target, outside: true }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// `#!` relocation.
-
-const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
-
-/**
- * mise rewrites only the first line of an executable that starts with `#!` and ends in `\n`; the line is decoded
- * lossily (invalid UTF-8 becomes U+FFFD, as Rust's from_utf8_lossy) and every occurrence of the host root replaced.
- */
-export const relocateShebang = (
-  firstLine: Uint8Array,
-  relocation: Relocation
-): { readonly original: Uint8Array; readonly data: Uint8Array } | undefined => {
-  const text = decoder.decode(firstLine.subarray(0, firstLine.length - 1))
-  if (!text.includes(relocation.hostRoot)) return undefined
-  return { original: firstLine, data: new TextEncoder().encode(`${text.split(relocation.hostRoot).join(relocation.imageRoot)}\n`) }
 }
 
 /** The first line (with its `\n`) of a file that starts with `#!`, or undefined. Opened non-blocking, regular files only. */
@@ -187,9 +70,6 @@ const readShebangLine = async (path: Buffer): Promise<Buffer | undefined> => {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The walk.
-
 const specialKind = (st: Stats): string | undefined =>
   st.isFIFO()
     ? "FIFO (named pipe)"
@@ -213,7 +93,7 @@ interface Walk {
   readonly root: Buffer
   readonly canonicalRoot: Buffer
   readonly relocation?: Relocation
-  readonly reloc?: RebaseInput["relocation"]
+  readonly linkRelocation?: LinkRelocation
   readonly owner?: Owner
   readonly entries: Array<LayerEntry>
   readonly warnings: Array<string>
@@ -241,7 +121,7 @@ const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number)
       root: walk.root,
       canonicalRoot: walk.canonicalRoot,
       ...(canonicalTarget !== undefined ? { canonicalTarget } : {}),
-      ...(walk.reloc !== undefined ? { relocation: walk.reloc } : {})
+      ...(walk.linkRelocation !== undefined ? { relocation: walk.linkRelocation } : {})
     })
     const entry: LayerEntry = { kind: "symlink", path: tarPath, target, ...ownerOf(walk.owner) }
     return outside
@@ -323,7 +203,7 @@ const treeEntriesAsync = async (opts: TreeOptions): Promise<TreeResult> => {
     ...(reloc !== undefined
       ? {
         relocation: reloc,
-        reloc: {
+        linkRelocation: {
           hostRoot: Buffer.from(trimTrailingSlashes(reloc.hostRoot)),
           canonicalHostRoot: await realpath(reloc.hostRoot, { encoding: "buffer" }).catch(() =>
             Buffer.from(trimTrailingSlashes(reloc.hostRoot))
