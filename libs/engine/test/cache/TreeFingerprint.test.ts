@@ -1,0 +1,152 @@
+import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { type CacheStore, hashRegularFile, openCacheStore } from "../../src/cache/CacheStore"
+import { fingerprintTree, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
+
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+
+let dir: string
+let tree: string
+let store: CacheStore
+/** A file name that is not valid UTF-8. */
+const latin1Name = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74])
+
+const makeTree = (root: string) => {
+  fs.mkdirSync(path.join(root, "bin"), { recursive: true })
+  fs.mkdirSync(path.join(root, "lib", "node_modules", "npm"), { recursive: true })
+  fs.writeFileSync(path.join(root, "bin", "node"), "#!/bin/sh\necho node\n", { mode: 0o755 })
+  fs.symlinkSync("node", path.join(root, "bin", "nodejs"))
+  fs.writeFileSync(path.join(root, "lib", "node_modules", "npm", "index.js"), "module.exports = 1\n")
+  fs.writeFileSync(path.join(root, "README"), "hello\n")
+  fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/`), latin1Name]), "accent\n")
+  execFileSync("mkfifo", [path.join(root, "lib", "pipe")])
+}
+const REGULAR_FILES = 4
+
+beforeEach(async () => {
+  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "engine-tree-")))
+  tree = path.join(dir, "installs", "node", "20.11.1")
+  makeTree(tree)
+  store = await run(openCacheStore(path.join(dir, "cache")))
+})
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** A file hash that records which files it read (relative paths, latin1 so any byte survives). */
+const counting = () => {
+  const reads: Array<string> = []
+  const hashFile = (p: Buffer) =>
+    Effect.promise(() => hashRegularFile(p)).pipe(
+      Effect.map((h) => h.hex),
+      Effect.tap(() => Effect.sync(() => void reads.push(p.subarray(Buffer.byteLength(tree) + 1).toString("latin1"))))
+    )
+  return { reads, hashFile }
+}
+
+const fingerprint = (root: string, options: TreeFingerprintOptions) => run(fingerprintTree(store, root, options))
+
+/** Rewrites a file's bytes keeping its size, with an mtime clearly different from before. */
+const rewriteSameSize = (file: string, content: string) => {
+  const before = fs.statSync(file)
+  expect(Buffer.byteLength(content)).toBe(before.size)
+  fs.writeFileSync(file, content)
+  const later = new Date(before.mtimeMs + 5000)
+  fs.utimesSync(file, later, later)
+}
+
+describe("fingerprintTree", () => {
+  it("hashes every regular file once, then answers from the stat snapshot without reading any file", async () => {
+    const { reads, hashFile } = counting()
+    const first = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    expect(first).toMatchObject({ source: "hashed", hashedFiles: REGULAR_FILES, entries: 10 })
+    expect(first.digest).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(reads.sort()).toEqual(["README", "bin/node", latin1Name.toString("latin1"), "lib/node_modules/npm/index.js"].sort())
+    reads.length = 0
+    const second = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    expect(second).toEqual({ ...first, source: "snapshot", hashedFiles: 0 })
+    expect(reads).toEqual([])
+  })
+
+  it("re-hashes a file rewritten with the same size and a new mtime, and only that file", async () => {
+    const { reads, hashFile } = counting()
+    const first = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    reads.length = 0
+    rewriteSameSize(path.join(tree, "README"), "howdy\n")
+    const second = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    expect(reads).toEqual(["README"])
+    expect(second.source).toBe("hashed")
+    expect(second.digest).not.toBe(first.digest)
+    reads.length = 0
+    rewriteSameSize(path.join(tree, "README"), "hello\n")
+    const third = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    expect(reads).toEqual(["README"])
+    expect(third.digest).toBe(first.digest)
+  })
+
+  it("hashes only an added file; a removed file changes the digest without reading anything", async () => {
+    const { reads, hashFile } = counting()
+    const first = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    reads.length = 0
+    fs.writeFileSync(path.join(tree, "bin", "npx"), "#!/bin/sh\n")
+    const added = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    expect(reads).toEqual(["bin/npx"])
+    expect(added.digest).not.toBe(first.digest)
+    reads.length = 0
+    fs.rmSync(path.join(tree, "bin", "npx"))
+    const removed = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    expect(reads).toEqual([])
+    expect(removed).toMatchObject({ source: "hashed", digest: first.digest })
+  })
+
+  it("verify: true reads every file again", async () => {
+    const { reads, hashFile } = counting()
+    const first = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    reads.length = 0
+    const verified = await fingerprint(tree, { hashFile, racyWindowMs: 0, verify: true })
+    expect(reads).toHaveLength(REGULAR_FILES)
+    expect(verified).toEqual({ ...first, source: "hashed" })
+  })
+
+  it("re-hashes entries changed just before the snapshot (racy timestamps), by default", async () => {
+    const { reads, hashFile } = counting()
+    await fingerprint(tree, { hashFile })
+    reads.length = 0
+    const second = await fingerprint(tree, { hashFile })
+    expect(second.source).toBe("hashed")
+    expect(reads).toHaveLength(REGULAR_FILES)
+  })
+
+  it("depends on content, modes and link targets, not on where the tree is", async () => {
+    const first = await fingerprint(tree, {})
+    const copy = path.join(dir, "elsewhere")
+    makeTree(copy)
+    expect((await fingerprint(copy, {})).digest).toBe(first.digest)
+    fs.chmodSync(path.join(copy, "README"), 0o600)
+    const chmodded = await fingerprint(copy, {})
+    expect(chmodded.digest).not.toBe(first.digest)
+    fs.rmSync(path.join(copy, "bin", "nodejs"))
+    fs.symlinkSync("../README", path.join(copy, "bin", "nodejs"))
+    expect((await fingerprint(copy, {})).digest).not.toBe(chmodded.digest)
+  })
+
+  it("ignores a damaged snapshot and hashes again", async () => {
+    const { reads, hashFile } = counting()
+    const first = await fingerprint(tree, { hashFile, racyWindowMs: 0 })
+    const snapshots = fs.readdirSync(path.join(store.root, "trees"))
+    expect(snapshots).toHaveLength(1)
+    const file = path.join(store.root, "trees", snapshots[0] ?? "")
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(first.digest.slice(7, 15), "00000000"))
+    reads.length = 0
+    expect(await fingerprint(tree, { hashFile, racyWindowMs: 0 })).toEqual(first)
+    expect(reads).toHaveLength(REGULAR_FILES)
+  })
+
+  it("fails with a TreeError naming a root that is not a directory", async () => {
+    const file = path.join(tree, "README")
+    const error = await run(Effect.flip(fingerprintTree(store, file)))
+    expect(error).toMatchObject({ _tag: "TreeError", root: file, message: `${file} is not a directory; cannot fingerprint it as a tree` })
+  })
+})
