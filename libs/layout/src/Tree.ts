@@ -101,7 +101,6 @@ interface Walk {
 
 const ownerOf = (owner: Owner | undefined) => (owner !== undefined ? { owner } : {})
 
-/** Describes one child: lstat, plus its link target or relocated head, fetched in parallel with its siblings. */
 /** What one child contributes; warnings ride along so they are reported in walk order, not completion order. */
 interface Described {
   readonly entry?: LayerEntry
@@ -109,6 +108,7 @@ interface Described {
   readonly warning?: string
 }
 
+/** lstat plus the link target or relocated head of one child; siblings are described in parallel. */
 const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number): Promise<Described> => {
   const st = await lstat(abs).catch(fail("lstat", abs))
   if (st.isDirectory()) return { recurse: true }
@@ -222,7 +222,15 @@ const treeEntriesAsync = async (opts: TreeOptions): Promise<TreeResult> => {
     await walkDir(walk, root, Buffer.from(parts.length > 0 ? `${opts.prefix}/` : ""), 1)
   } else {
     if (parts.length === 0) throw invalidPrefix(opts.prefix)
-    record(walk, await describe(walk, root, Buffer.from(opts.prefix), parts.length))
+    const path = Buffer.from(opts.prefix)
+    const st = await lstat(root).catch(fail("lstat", root))
+    // A lone symlink has no tree to be relative to: its target is copied as is.
+    if (st.isSymbolicLink()) {
+      const target = await readlink(root, { encoding: "buffer" }).catch(fail("readlink", root))
+      walk.entries.push({ kind: "symlink", path, target, ...ownerOf(opts.owner) })
+    } else {
+      record(walk, await describe(walk, root, path, 1))
+    }
   }
   return { entries: walk.entries, warnings: [...new Set(walk.warnings)] }
 }

@@ -269,6 +269,16 @@ describe("roots and options", () => {
     expect(entries[1]).toMatchObject({ kind: "file", mode: 0o644, size: 3 })
   })
 
+  it("a symlink root lands as a symlink with its target untouched", async () => {
+    const target = join(scratch, "link-target")
+    writeFileSync(target, "t")
+    const link = join(scratch, `link-${counter++}`)
+    symlinkSync(target, link)
+    const { entries, warnings } = await walk({ root: link, prefix: "etc/alias" })
+    expect(entries[1]).toEqual({ kind: "symlink", path: Buffer.from("etc/alias"), target: Buffer.from(target) })
+    expect(warnings).toEqual([])
+  })
+
   it("owner and prefixOwner tag entries for the writer", async () => {
     const { root, opts } = install()
     writeFileSync(join(root, "f"), "f")
