@@ -24,3 +24,9 @@ export const ioError = (action: string, path: string) => (cause: unknown): Layou
     : new LayoutError({ reason: "Io", message: `cannot ${action} ${path}: ${errorText(cause)}`, path, cause })
 
 export const errorText = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+/** Maps whatever escaped an async producer onto LayoutError at the Effect boundary, keeping ones already shaped. */
+export const asLayoutError = (what: string) => (cause: unknown): LayoutError =>
+  cause instanceof LayoutError
+    ? cause
+    : new LayoutError({ reason: "Io", message: `${what}: ${errorText(cause)}`, cause })

@@ -1,8 +1,7 @@
 import { Stream } from "effect"
 import { pipeline, Readable } from "node:stream"
 import { createGzip, gzipSync } from "node:zlib"
-import { LayoutError } from "./Errors"
-import { asLayoutError } from "./Tar"
+import { asLayoutError, LayoutError } from "./Errors"
 
 /** mise (flate2) writes mtime 0, XFL 0 and OS 255 ("unknown"); Node's header differs only in the OS byte (3). */
 export const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff])

@@ -6,10 +6,10 @@ import { join } from "node:path"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import type { Digest } from "./Digest"
-import type { LayoutError } from "./Errors"
+import { asLayoutError, type LayoutError } from "./Errors"
 import { gzipChunks } from "./Gzip"
 import type { LayerEntry, Owner } from "./LayerEntry"
-import { asLayoutError, tarChunks } from "./Tar"
+import { tarChunks } from "./Tar"
 
 /** A finished layer: `path` is a temp file holding the gzip bytes, ready for `Layout.adoptBlob`. */
 export interface LayerBlob {

@@ -1,7 +1,7 @@
 import { Stream } from "effect"
 import { constants as fsConstants } from "node:fs"
 import { type FileHandle, open } from "node:fs/promises"
-import { errorText, LayoutError } from "./Errors"
+import { asLayoutError, ioError, LayoutError } from "./Errors"
 import { type LayerEntry, type Owner, tarName } from "./LayerEntry"
 
 export const BLOCK = 512
@@ -114,21 +114,18 @@ const checkEntry = (entry: LayerEntry): LayoutError | undefined => {
   return undefined
 }
 
-const changed = (path: string, expected: number, found: string) =>
+const changed = (path: string, detail: string) =>
   new LayoutError({
     reason: "FileChanged",
-    message:
-      `file changed while the layer was being written: ${path} (expected ${expected} bytes, ${found}); re-run once nothing is writing to it`,
+    message: `file changed while the layer was being written: ${path} (${detail}); re-run once nothing is writing to it`,
     path
   })
 
-/**
- * Opens without blocking (a FIFO swapped in after the walk must not hang us) and insists on a regular file.
- */
+/** Opens without blocking (a FIFO swapped in after the walk must not hang us) and insists on a regular file. */
 const openRegular = async (path: Buffer): Promise<{ fh: FileHandle; size: number }> => {
   const shown = path.toString()
   const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).catch((cause: unknown) => {
-    throw new LayoutError({ reason: "Io", message: `cannot open ${shown}: ${errorText(cause)}`, path: shown, cause })
+    throw ioError("open", shown)(cause)
   })
   const stat = await fh.stat()
   if (!stat.isFile()) {
@@ -195,27 +192,27 @@ export async function* tarChunks(entries: Iterable<LayerEntry>, owner: Owner): A
     const head = source.replaceHead
     const size = diskSize + (head !== undefined ? head.data.length - head.original.length : 0)
     try {
-      if (entry.size !== undefined && entry.size !== size) throw changed(shown, entry.size, `found ${size}`)
+      if (entry.size !== undefined && entry.size !== size) throw changed(shown, `expected ${entry.size} bytes, found ${size}`)
       yield* put(entryHeader(entry, owner, size))
       let remaining = diskSize
       if (head !== undefined) {
         const original = Buffer.alloc(head.original.length)
         const { bytesRead } = await fh.read(original, 0, original.length, null)
         if (bytesRead !== original.length || !original.equals(head.original)) {
-          throw changed(shown, size, "its first line changed")
+          throw changed(shown, "its first line changed")
         }
         remaining -= original.length
         yield* put(head.data)
       }
       while (remaining > 0) {
         const { bytesRead } = await fh.read(chunk, used, Math.min(TAR_CHUNK - used, remaining), null)
-        if (bytesRead === 0) throw changed(shown, diskSize, `it ended ${remaining} bytes early`)
+        if (bytesRead === 0) throw changed(shown, `it shrank below the ${diskSize} bytes it had when opened`)
         used += bytesRead
         remaining -= bytesRead
         if (used === TAR_CHUNK) yield full()
       }
       const probe = await fh.read(Buffer.alloc(1), 0, 1, null)
-      if (probe.bytesRead !== 0) throw changed(shown, diskSize, "it grew")
+      if (probe.bytesRead !== 0) throw changed(shown, `it grew past the ${diskSize} bytes it had when opened`)
     } finally {
       await fh.close()
     }
@@ -224,12 +221,6 @@ export async function* tarChunks(entries: Iterable<LayerEntry>, owner: Owner): A
   yield* zeros(2 * BLOCK)
   if (used > 0) yield chunk.subarray(0, used)
 }
-
-/** Maps whatever escaped an async producer onto LayoutError, keeping ones already shaped. */
-export const asLayoutError = (what: string) => (cause: unknown): LayoutError =>
-  cause instanceof LayoutError
-    ? cause
-    : new LayoutError({ reason: "Io", message: `${what}: ${errorText(cause)}`, cause })
 
 /** The uncompressed tar as an Effect stream of chunks. */
 export const tarStream = (entries: Iterable<LayerEntry>, owner: Owner): Stream.Stream<Uint8Array, LayoutError> =>

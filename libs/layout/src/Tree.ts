@@ -2,10 +2,9 @@ import { Effect } from "effect"
 import type { Stats } from "node:fs"
 import { constants as fsConstants } from "node:fs"
 import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises"
-import { ioError, LayoutError } from "./Errors"
+import { asLayoutError, ioError, LayoutError } from "./Errors"
 import type { FileSource, LayerEntry, Owner } from "./LayerEntry"
 import { type LinkRelocation, rebaseSymlinkTarget, type Relocation, relocateShebang } from "./Relocate"
-import { asLayoutError } from "./Tar"
 
 export interface TreeOptions {
   /** Host directory to walk (a tool's install dir); a file or symlink here becomes one entry named `prefix`. */
