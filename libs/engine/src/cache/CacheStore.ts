@@ -94,10 +94,11 @@ export const ActionRecordSchema = Schema.Struct({
 })
 export type ActionRecord = typeof ActionRecordSchema.Type
 
+/**
+ * Every JSON file of the store is `engine-cache-doc/1 sha256:<hex>\n<JSON body>`: the checksum covers the
+ * body's exact bytes, so damage is caught before parsing, without re-encoding the body.
+ */
 const DOCUMENT_FORMAT = "engine-cache-doc/1"
-
-/** On-disk wrapper of every JSON file: the checksum covers the canonical encoding of `body`. */
-const Envelope = Schema.Struct({ format: Schema.Literal(DOCUMENT_FORMAT), checksum: Schema.String, body: JsonSchema })
 
 export interface CacheEntryInfo {
   readonly key: string
@@ -214,31 +215,28 @@ export const hashRegularFile = async (path: string | Buffer): Promise<{ readonly
   }
 }
 
-const checksumOf = (body: Json): Either.Either<string, string> =>
-  Either.map(
-    Either.mapLeft(canonicalJson(body), (bad) => `${bad.path} is ${bad.value}`),
-    (canonical) => `sha256:${sha256Hex(canonical)}`
-  )
+const checksumOf = (body: string): string => `sha256:${sha256Hex(body)}`
 
-/** Parses, Schema-decodes and checksum-checks a document's bytes; Left says what is wrong. */
-const decodeDocument = <A, I>(text: string, schema: Schema.Schema<A, I>): Either.Either<A, string> =>
-  Either.try({ try: (): unknown => JSON.parse(text), catch: (e) => `not JSON (${e instanceof Error ? e.message : String(e)})` }).pipe(
-    Either.flatMap((json) =>
-      Either.mapLeft(Schema.decodeUnknownEither(Envelope)(json), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
-    ),
-    Either.flatMap((envelope) =>
-      Either.flatMap(checksumOf(envelope.body), (checksum) =>
-        checksum === envelope.checksum
-          ? Either.mapLeft(Schema.decodeUnknownEither(schema)(envelope.body), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
-          : Either.left(`checksum mismatch: content hashes to ${checksum}, file says ${envelope.checksum}`)
-      )
-    )
+/** Checks the header and checksum, then parses and Schema-decodes the body; Left says what is wrong. */
+const decodeDocument = <A, I>(text: string, schema: Schema.Schema<A, I>): Either.Either<A, string> => {
+  const newline = text.indexOf("\n")
+  const [format, checksum] = text.slice(0, Math.max(newline, 0)).split(" ")
+  if (newline < 0 || format !== DOCUMENT_FORMAT) return Either.left(`not an ${DOCUMENT_FORMAT} file`)
+  const body = text.slice(newline + 1)
+  const actual = checksumOf(body)
+  if (actual !== checksum) return Either.left(`checksum mismatch: content hashes to ${actual}, header says ${checksum ?? "nothing"}`)
+  return Either.try({ try: (): unknown => JSON.parse(body), catch: (e) => `not JSON (${e instanceof Error ? e.message : String(e)})` }).pipe(
+    Either.flatMap((json) => Either.mapLeft(Schema.decodeUnknownEither(schema)(json), (e) => ParseResult.TreeFormatter.formatErrorSync(e)))
   )
+}
 
 const encodeDocument = <A, I extends Json>(schema: Schema.Schema<A, I>, value: A): Either.Either<string, string> =>
   Either.mapLeft(Schema.encodeEither(schema)(value), (e) => ParseResult.TreeFormatter.formatErrorSync(e)).pipe(
-    Either.flatMap((body: Json) =>
-      Either.map(checksumOf(body), (checksum) => JSON.stringify({ format: DOCUMENT_FORMAT, checksum, body }))
+    Either.flatMap((encoded: Json) =>
+      Either.map(
+        Either.mapLeft(canonicalJson(encoded), (bad) => `${bad.path} is ${bad.value}, which JSON cannot carry`),
+        (body) => `${DOCUMENT_FORMAT} ${checksumOf(body)}\n${body}`
+      )
     )
   )
 

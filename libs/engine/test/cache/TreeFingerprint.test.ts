@@ -4,8 +4,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { type CacheStore, hashRegularFile, openCacheStore } from "../../src/cache/CacheStore"
-import { fingerprintTree, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
+import { type CacheStore, openCacheStore } from "../../src/cache/CacheStore"
+import { fingerprintTree, hashTreeFile, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
@@ -39,8 +39,7 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
 const counting = () => {
   const reads: Array<string> = []
   const hashFile = (p: Buffer) =>
-    Effect.promise(() => hashRegularFile(p)).pipe(
-      Effect.map((h) => h.hex),
+    hashTreeFile(p).pipe(
       Effect.tap(() => Effect.sync(() => void reads.push(p.subarray(Buffer.byteLength(tree) + 1).toString("latin1"))))
     )
   return { reads, hashFile }
