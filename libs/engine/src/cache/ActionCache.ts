@@ -3,12 +3,18 @@ import type { CacheLookup, MissReason, TaskCache } from "../graph/Scheduler"
 import { type KeyStructure, KeyStructureSchema, sha256Hex } from "../graph/TaskKey"
 import { type ActionRecord, CacheError, type CacheStore } from "./CacheStore"
 
-/** The key structure of a task's last successful run, kept so a later miss can say what changed. */
+const KeyedStructure = Schema.Struct({ key: Schema.String, structure: KeyStructureSchema })
+
+/**
+ * The key structure of a task's last successful run, kept so a later miss can say what changed, and the
+ * run before it with a different key, so `engine explain` can show the last change after the fact.
+ */
 const RunRecordSchema = Schema.Struct({
   taskId: Schema.String,
   key: Schema.String,
   structure: KeyStructureSchema,
-  at: Schema.String
+  at: Schema.String,
+  previous: Schema.optional(KeyedStructure)
 })
 export type RunRecord = typeof RunRecordSchema.Type
 
@@ -21,7 +27,7 @@ export interface ActionCacheOptions {
 /** The scheduler's cache, on a `CacheStore`: action records, blob checks, and last-run key structures. */
 export interface ActionCache extends TaskCache {
   readonly store: CacheStore
-  /** What `engine explain <task>` prints: the last run's key and key structure. */
+  /** What `engine explain <task>` prints: the last run's key structure, and the change from the run before. */
   readonly lastRunRecord: (taskId: string) => Effect.Effect<Option.Option<RunRecord>>
 }
 
@@ -105,7 +111,14 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
       const previous = yield* lastRunRecord(taskId)
       // Warm builds rewrite nothing: the record only changes when the key does.
       if (Option.isSome(previous) && previous.value.key === key) return
-      yield* store.writeDocument("runs", runName(taskId), RunRecordSchema, { taskId, key, structure, at: now().toISOString() })
+      const record: RunRecord = {
+        taskId,
+        key,
+        structure,
+        at: now().toISOString(),
+        ...(Option.isSome(previous) ? { previous: { key: previous.value.key, structure: previous.value.structure } } : {})
+      }
+      yield* store.writeDocument("runs", runName(taskId), RunRecordSchema, record)
     })
 
   return { store, lookup, put, lastRun, saveRun, lastRunRecord }

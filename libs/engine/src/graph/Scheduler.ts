@@ -1,7 +1,7 @@
 import { Cause, Clock, Data, Deferred, Effect, Either, Exit, Option } from "effect"
 import { availableParallelism } from "node:os"
 import { messageOf } from "../Errors"
-import { type AnyTask, type DepResult, GraphError, type Produced, type ResourceClass, type Task, type TaskGraph } from "./TaskGraph"
+import { type DepResult, GraphError, type Produced, type ResourceClass, type Task, type TaskGraph } from "./TaskGraph"
 import { diffKeyStructures, type InputChange, type Json, type KeyStructure, taskKey } from "./TaskKey"
 
 /** A task as reports name it: `graph#id` is its stable id across runs. */

@@ -10,6 +10,7 @@ import { type ActionCache, makeActionCache } from "../../src/cache/ActionCache"
 import { type CacheStore, openCacheStore } from "../../src/cache/CacheStore"
 import { runGraphs, type RunSummary, type TaskEvent, valueOf } from "../../src/graph/Scheduler"
 import { task, taskGraph } from "../../src/graph/TaskGraph"
+import { diffKeyStructures } from "../../src/graph/TaskKey"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
@@ -133,6 +134,11 @@ describe("ActionCache with the scheduler", () => {
     await run(runGraphs([image("20.12.0", []).graph], { cache, reporter: (e) => Effect.sync(() => void events.push(e)) }))
     const changes = events.flatMap((e) => (e._tag === "Started" ? [[e.task.id, e.changes.map((c) => c.path)] as const] : []))
     expect(changes).toEqual([["install:node", ["inputs.version"]], ["layer:node", ["deps.install", "inputs.version"]]])
+    const after = Option.getOrThrow(await run(cache.lastRunRecord("web#install:node")))
+    expect(after.previous?.key).toBe(before.key)
+    expect(diffKeyStructures(after.previous?.structure ?? after.structure, after.structure)).toEqual([
+      { path: "inputs.version", change: "changed", before: "20.11.1", after: "20.12.0" }
+    ])
   })
 
   it("a warm build rewrites no cache file", async () => {
