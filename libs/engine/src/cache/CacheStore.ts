@@ -531,7 +531,7 @@ const makeStore = (root: string): CacheStore => {
         blobs.delete(digest)
         result.removedBlobs++
       }
-      const live = records.filter((r) => r.record !== undefined)
+      const live = records.flatMap(({ file, record }) => (record === undefined ? [] : [{ file, record }]))
       for (const r of records) {
         if (r.record !== undefined) continue
         await remove(r.file)
@@ -540,7 +540,10 @@ const makeStore = (root: string): CacheStore => {
       for (const digest of [...blobs.keys()]) await collectBlob(digest)
       const size = () => live.reduce((s, r) => s + r.file.size, 0) + [...blobs.values()].reduce((s, f) => s + f.size, 0)
       for (const entry of [...live].sort((a, b) => a.file.mtimeMs - b.file.mtimeMs)) {
-        if (size() <= options.maxSize || recent(entry.file) || entry.record === undefined) break
+        if (size() <= options.maxSize || recent(entry.file)) break
+        // Another process may have hit this record since the inventory: keep it then.
+        const current = await lstat(entry.file.path).catch(() => undefined)
+        if (current === undefined || current.mtimeMs !== entry.file.mtimeMs) continue
         await remove(entry.file)
         live.splice(live.indexOf(entry), 1)
         result.removedRecords++

@@ -17,4 +17,4 @@ export {
   type PruneResult,
   writeFileAtomic
 } from "./CacheStore"
-export { fingerprintTree, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"
+export { fingerprintTree, hashTreeFile, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"

@@ -34,8 +34,7 @@ export const TASK_KEY_FORMAT = "engine-task-key/1"
 /**
  * Everything a task key is computed from; `engine explain` prints it and diffs it against the last run.
  * - `format`: TASK_KEY_FORMAT.
- * - `kind`: the task kind (`resolve`, `install`, `tool-layer`, `copy-layer`, `mise-layer`, `config-layer`,
- *   `base-image`, `layout`, `push`); each kind documents its own `inputs`.
+ * - `kind`: the task kind; `TaskKeyInputs` documents the `inputs` of each engine kind.
  * - `inputs`: named inputs of the task (backend id, resolved version, os/arch, options, owner, mount point,
  *   compression, digests of dependency outputs the task chose to depend on by content, ...).
  * - `deps`: dependency alias → that dependency's task key, so a change upstream changes every key downstream.
@@ -46,6 +45,55 @@ export type KeyStructure = {
   readonly inputs: JsonObject
   readonly deps: Readonly<Record<string, string>>
 }
+
+// Type literals rather than interfaces: only those are assignable to JsonObject's index signature.
+type Platform = { readonly os: string; readonly arch: string; readonly libc?: string }
+type Owner = { readonly uid: number; readonly gid: number }
+type Compression = { readonly algorithm: "gzip" | "zstd" | "none"; readonly level: number }
+
+/**
+ * The named key inputs of each task kind, documented once. Dependencies are not listed: their keys are
+ * added under `deps` by the scheduler. A digest input (`sha256:...`) lets a task depend on a dependency's
+ * output content rather than on its key, so an unchanged rebuild upstream does not invalidate it.
+ */
+export type TaskKeyInputs = {
+  /** Tool request → concrete version. `request` is what mise.toml says ("20", "lts", "latest"). */
+  readonly resolve: { readonly backend: string; readonly tool: string; readonly request: string; readonly options: JsonObject; readonly platform: Platform }
+  /** Install one resolved version; `options` are the backend options that change what gets installed. */
+  readonly install: { readonly backend: string; readonly tool: string; readonly version: string; readonly options: JsonObject; readonly platform: Platform }
+  /** One tool's layer: the install tree's fingerprint, where it lands and as whom, and how it is packed. */
+  readonly "tool-layer": {
+    readonly tool: string
+    readonly version: string
+    readonly tree: string
+    readonly mountPoint: string
+    readonly owner: Owner
+    readonly relocation: number
+    readonly compression: Compression
+  }
+  /** A host path copied into the image. */
+  readonly "copy-layer": { readonly image: string; readonly tree: string; readonly owner: Owner; readonly compression: Compression }
+  /** The mise binary at /usr/local/bin/mise. */
+  readonly "mise-layer": { readonly binary: string; readonly owner: Owner; readonly compression: Compression }
+  /** The synthesized /etc/mise/config.toml, by the digest of its text. */
+  readonly "config-layer": { readonly config: string; readonly owner: Owner; readonly compression: Compression }
+  /** A base image, by reference and (when pinned) manifest digest, for one platform. */
+  readonly "base-image": { readonly reference: string; readonly digest?: string; readonly platform: Platform }
+  /** The OCI layout of one image: layer and config digests in order, plus tag and annotations. */
+  readonly layout: {
+    readonly layers: ReadonlyArray<string>
+    readonly config: string
+    readonly tag?: string
+    readonly annotations: Readonly<Record<string, string>>
+  }
+  /** Push a layout's manifest to a destination reference. */
+  readonly push: { readonly destination: string; readonly manifest: string }
+}
+
+export type TaskKind = keyof TaskKeyInputs
+
+/** Type-checks a kind's key inputs against its documented structure. */
+export const keyInputs = <K extends TaskKind>(_kind: K, inputs: TaskKeyInputs[K]): JsonObject => inputs
 
 export const KeyStructureSchema = Schema.Struct({
   format: Schema.String,

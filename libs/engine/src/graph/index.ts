@@ -45,10 +45,13 @@ export {
   type Json,
   type JsonObject,
   JsonSchema,
+  keyInputs,
   type KeyStructure,
   KeyStructureSchema,
   sha256Hex,
   TASK_KEY_FORMAT,
   taskKey,
-  type TaskKey
+  type TaskKey,
+  type TaskKeyInputs,
+  type TaskKind
 } from "./TaskKey"

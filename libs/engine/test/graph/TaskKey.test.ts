@@ -5,19 +5,20 @@ import {
   diffKeyStructures,
   formatKeyStructure,
   type JsonObject,
+  keyInputs,
   TASK_KEY_FORMAT,
   taskKey
 } from "../../src/graph/TaskKey"
 
-const layerInputs: JsonObject = {
-  backend: "core:node",
+const layerInputs = keyInputs("tool-layer", {
+  tool: "node",
   version: "20.11.1",
-  platform: { os: "linux", arch: "amd64" },
-  options: { postinstall: "npm i -g pnpm" },
+  tree: `sha256:${"1".repeat(64)}`,
   owner: { uid: 1000, gid: 1000 },
   mountPoint: "/mise",
+  relocation: 2,
   compression: { algorithm: "gzip", level: 6 }
-}
+})
 const deps = { install: "a".repeat(64) }
 
 const keyOf = (inputs: JsonObject, depKeys: Readonly<Record<string, string>> = deps, kind = "tool-layer") =>
@@ -33,12 +34,12 @@ describe("taskKey", () => {
   it("is stable: object member order and undefined members do not matter", () => {
     const reordered: JsonObject = {
       compression: { level: 6, algorithm: "gzip" },
+      relocation: 2,
       mountPoint: "/mise",
       owner: { gid: 1000, uid: 1000 },
-      options: { postinstall: "npm i -g pnpm" },
-      platform: { arch: "amd64", os: "linux" },
+      tree: `sha256:${"1".repeat(64)}`,
       version: "20.11.1",
-      backend: "core:node",
+      tool: "node",
       libc: undefined
     }
     expect(keyOf(reordered).key).toBe(keyOf(layerInputs).key)
@@ -48,10 +49,10 @@ describe("taskKey", () => {
   it("changes when any single input, dependency key or the kind changes", () => {
     const base = keyOf(layerInputs).key
     const variants: ReadonlyArray<JsonObject> = [
-      { ...layerInputs, backend: "asdf:node" },
+      { ...layerInputs, tool: "nodejs" },
       { ...layerInputs, version: "20.11.0" },
-      { ...layerInputs, platform: { os: "linux", arch: "arm64" } },
-      { ...layerInputs, options: { postinstall: "npm i -g yarn" } },
+      { ...layerInputs, tree: `sha256:${"2".repeat(64)}` },
+      { ...layerInputs, relocation: 1 },
       { ...layerInputs, owner: { uid: 0, gid: 1000 } },
       { ...layerInputs, mountPoint: "/opt/mise" },
       { ...layerInputs, compression: { algorithm: "gzip", level: 9 } },
@@ -85,13 +86,13 @@ describe("diffKeyStructures", () => {
   it("names each changed, added and removed input and dependency", () => {
     const before = keyOf(layerInputs).structure
     const after = keyOf(
-      { ...layerInputs, version: "20.12.0", platform: { os: "linux", arch: "amd64", libc: "musl" }, mountPoint: undefined },
+      { ...layerInputs, version: "20.12.0", owner: { uid: 1000, gid: 1000, umask: 22 }, mountPoint: undefined },
       { install: "c".repeat(64) }
     ).structure
     expect(diffKeyStructures(before, after)).toEqual([
       { path: "deps.install", change: "changed", before: "a".repeat(64), after: "c".repeat(64) },
       { path: "inputs.mountPoint", change: "removed", before: "/mise" },
-      { path: "inputs.platform.libc", change: "added", after: "musl" },
+      { path: "inputs.owner.umask", change: "added", after: 22 },
       { path: "inputs.version", change: "changed", before: "20.11.1", after: "20.12.0" }
     ])
     expect(diffKeyStructures(before, before)).toEqual([])
