@@ -27,7 +27,7 @@ const project = (name: string, toml: string): string => {
 
 const helloToml = (version = "1.0.0", extra = "") => `
 [tools]
-"http:hello" = { version = "${version}", url = "${"URL"}/hello-{{ version }}.tar.gz", bin_path = "bin" }
+"http:hello" = { version = "${version}", url = "${"URL"}/hello-{{ version }}.tar.gz", bin_path = "bin", strip_components = 1 }
 
 [env]
 FOO = "bar"
@@ -71,8 +71,8 @@ describe("engine build: an http tool from scratch", () => {
     out = path.join(dir, "out")
   })
 
-  it("installs, builds and prints what it wrote", () => {
-    const r = engine(["build", "--from", "scratch", "--no-mise", "-o", "out", "-t", "latest"], { cwd: dir, env: env(data) })
+  it("installs, builds and prints what it wrote", async () => {
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out", "-t", "latest"], { cwd: dir, env: env(data) })
     expect(r.stderr).toContain("baking 1 [env] var(s)")
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stdout.trim().split("\n")
@@ -83,7 +83,7 @@ describe("engine build: an http tool from scratch", () => {
     expect(fs.existsSync(path.join(data, "installs", "http-hello", "1.0.0", "bin", "hello"))).toBe(true)
   })
 
-  it("writes a layout skopeo and umoci accept, with the tool's files, modes and the mise config", () => {
+  it("writes a layout skopeo and umoci accept, with the tool's files, modes and the mise config", async () => {
     const inspected = skopeoInspect(out)
     expect(inspected.Architecture).toBe(process.arch === "arm64" ? "arm64" : "amd64")
     const rootfs = umociUnpack(out, "latest")
@@ -96,7 +96,7 @@ describe("engine build: an http tool from scratch", () => {
     )
   })
 
-  it("lays out the manifest, config and index as mise does", () => {
+  it("lays out the manifest, config and index as mise does", async () => {
     const l = readLayout(out)
     expect(fs.readFileSync(path.join(out, "oci-layout"), "utf8")).toBe('{"imageLayoutVersion":"1.0.0"}')
     const indexText = fs.readFileSync(path.join(out, "index.json"), "utf8")
@@ -142,10 +142,10 @@ describe("engine build: an http tool from scratch", () => {
     expect(gz.subarray(0, 10).toString("hex")).toBe("1f8b08000000000000ff")
   })
 
-  it("rebuilds byte-identically without downloading again, and --json tells the same", () => {
+  it("rebuilds byte-identically without downloading again, and --json tells the same", async () => {
     const before = readLayout(out).index.manifests[0]!.digest
     const downloads = server.requests.length
-    const r = engine(["build", "--from", "scratch", "--no-mise", "-o", "out", "-t", "latest", "--json"], { cwd: dir, env: env(data) })
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out", "-t", "latest", "--json"], { cwd: dir, env: env(data) })
     expect(r.code, r.stderr).toBe(0)
     const json = JSON.parse(r.stdout) as { outputDir: string; manifestDigest: string; layers: Array<{ kind: string; tool?: string }> }
     expect(json.manifestDigest).toBe(before)
@@ -154,22 +154,22 @@ describe("engine build: an http tool from scratch", () => {
     expect(server.requests.length).toBe(downloads)
   })
 
-  it("gives the same digests from another data dir path and after touching mtimes", () => {
+  it("gives the same digests from another data dir path and after touching mtimes", async () => {
     const before = readLayout(out).index.manifests[0]!.digest
     const other = path.join(work, "elsewhere", "data-b")
     fs.mkdirSync(path.dirname(other), { recursive: true })
     fs.cpSync(data, other, { recursive: true, verbatimSymlinks: true })
     const now = new Date()
     fs.utimesSync(path.join(other, "installs", "http-hello", "1.0.0", "README"), now, now)
-    const r = engine(["build", "--from", "scratch", "--no-mise", "-o", "out2", "-t", "latest"], { cwd: dir, env: env(other) })
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out2", "-t", "latest"], { cwd: dir, env: env(other) })
     expect(r.code, r.stderr).toBe(0)
     expect(readLayout(path.join(dir, "out2")).index.manifests[0]!.digest).toBe(before)
   })
 
-  it("leaves no stale blobs when an output dir is reused for another version", () => {
+  it("leaves no stale blobs when an output dir is reused for another version", async () => {
     const p = project("hello-bump", withUrl(helloToml("1.1.0")))
     fs.cpSync(out, path.join(p, "out"), { recursive: true })
-    const r = engine(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: p, env: env(data) })
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: p, env: env(data) })
     expect(r.code, r.stderr).toBe(0)
     const l = readLayout(path.join(p, "out"))
     const blobs = fs.readdirSync(path.join(p, "out", "blobs", "sha256")).sort()
@@ -181,14 +181,14 @@ describe("engine build: an http tool from scratch", () => {
 })
 
 describe("engine build: image options", () => {
-  it("applies --owner, --mount-point, --copy and [oci] entrypoint/cmd/user", () => {
+  it("applies --owner, --mount-point, --copy and [oci] entrypoint/cmd/user", async () => {
     const dir = project(
       "options",
       withUrl(`[tools]\n"http:hello" = { version = "1.0.0", url = "URL/hello-{{ version }}.tar.gz" }\n[oci]\nentrypoint = ["/bin/sh", "-c"]\ncmd = ["hello"]\nuser = "1000"\n`)
     )
     put(path.join(dir, "assets", "a.txt"), "asset\n")
     put(path.join(dir, "cli.txt"), "cli\n")
-    const r = engine(
+    const r = await engine(
       ["build", "--from", "scratch", "--no-mise", "-o", "out", "-t", "latest", "--owner", "1000:1001", "--mount-point", "/opt/mise/",
         "--copy", "assets:/srv/assets", "--copy", "cli.txt:/etc/cli-copy.txt"],
       { cwd: dir, env: env(path.join(work, "data-a")) }
@@ -217,49 +217,49 @@ describe("engine build: image options", () => {
 })
 
 describe("engine build: bad input says what and where, and writes nothing", () => {
-  const fails = (name: string, toml: string, args: Array<string> = []) => {
+  const fails = async (name: string, toml: string, args: Array<string> = []) => {
     const dir = project(name, withUrl(toml))
-    const r = engine(["build", "--from", "scratch", "--no-mise", "-o", "out", ...args], { cwd: dir, env: env(path.join(work, `data-${name}`)) })
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out", ...args], { cwd: dir, env: env(path.join(work, `data-${name}`)) })
     expect(fs.existsSync(path.join(dir, "out")), "output dir must not be created").toBe(false)
     return { ...r, file: path.join(dir, "mise.toml") }
   }
 
-  it("malformed TOML names file and line", () => {
-    const r = fails("bad-toml", `[tools]\n"http:hello" = { version = "1.0.0"\n`)
+  it("malformed TOML names file and line", async () => {
+    const r = await fails("bad-toml", `[tools]\n"http:hello" = { version = "1.0.0"\n`)
     expect(r.code).toBe(3)
     expect(r.stderr).toContain(`${r.file}:2`)
   })
 
-  it("a wrong type names file, line and key", () => {
-    const r = fails("bad-type", `[tools]\n\n[oci]\nentrypoint = "bash"\n`)
+  it("a wrong type names file, line and key", async () => {
+    const r = await fails("bad-type", `[tools]\n\n[oci]\nentrypoint = "bash"\n`)
     expect(r.code).toBe(3)
     expect(r.stderr).toContain(`${r.file}:4`)
     expect(r.stderr).toContain("entrypoint")
   })
 
-  it("an unknown backend is named", () => {
-    const r = fails("bad-backend", `[tools]\n"nope:thing" = "1.0.0"\n`)
+  it("an unknown backend is named", async () => {
+    const r = await fails("bad-backend", `[tools]\n"nope:thing" = "1.0.0"\n`)
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain("nope:thing")
   })
 
-  it("asdf and vfox tools are rejected together, with the reason", () => {
-    const r = fails("asdf", `[tools]\n"asdf:mise-plugins/tiny" = "1"\n"vfox:version-fox/vfox-x" = "2"\n`)
+  it("asdf and vfox tools are rejected together, with the reason", async () => {
+    const r = await fails("asdf", `[tools]\n"asdf:mise-plugins/tiny" = "1"\n"vfox:version-fox/vfox-x" = "2"\n`)
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain("asdf:mise-plugins/tiny")
     expect(r.stderr).toContain("vfox:version-fox/vfox-x")
     expect(r.stderr).toContain("outside the per-version directory")
   })
 
-  it("a version that does not exist upstream fails the download with the URL and status", () => {
-    const r = fails("missing-version", helloToml("9.9.9"))
+  it("a version that does not exist upstream fails the download with the URL and status", async () => {
+    const r = await fails("missing-version", helloToml("9.9.9"))
     expect(r.code).toBe(4)
     expect(r.stderr).toContain(`${server.url}/hello-9.9.9.tar.gz`)
     expect(r.stderr).toContain("404")
   })
 
-  it("a bad checksum fails and leaves no install behind", () => {
-    const r = fails(
+  it("a bad checksum fails and leaves no install behind", async () => {
+    const r = await fails(
       "bad-checksum",
       `[tools]\n"http:hello" = { version = "1.0.0", url = "URL/hello-{{ version }}.tar.gz", checksum = "sha256:${"0".repeat(64)}" }\n`
     )
@@ -268,20 +268,20 @@ describe("engine build: bad input says what and where, and writes nothing", () =
     expect(fs.existsSync(path.join(work, "data-bad-checksum", "installs", "http-hello", "1.0.0", "bin"))).toBe(false)
   })
 
-  it("a bad --owner is a usage error", () => {
-    const r = fails("bad-owner", helloToml(), ["--owner", "1:2:3"])
+  it("a bad --owner is a usage error", async () => {
+    const r = await fails("bad-owner", helloToml(), ["--owner", "1:2:3"])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain("owner must be UID or UID:GID")
   })
 
-  it("a relative mount point is refused with mise's explanation", () => {
-    const r = fails("bad-mount", helloToml(), ["--mount-point", "rel"])
+  it("a relative mount point is refused with mise's explanation", async () => {
+    const r = await fails("bad-mount", helloToml(), ["--mount-point", "rel"])
     expect(r.stderr).toContain(`oci mount_point must be an absolute path (got "rel")`)
   })
 
-  it("no mise.toml anywhere up the tree is a clear error", () => {
+  it("no mise.toml anywhere up the tree is a clear error", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "engine-empty-"))
-    const r = engine(["build", "--from", "scratch", "-o", "out"], { cwd: dir, env: env(path.join(work, "data-empty")) })
+    const r = await engine(["build", "--from", "scratch", "-o", "out"], { cwd: dir, env: env(path.join(work, "data-empty")) })
     expect(r.code).toBe(3)
     expect(r.stderr).toContain("no project mise config found")
     fs.rmSync(dir, { recursive: true })

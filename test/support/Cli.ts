@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -12,22 +12,34 @@ export interface RunResult {
   readonly stderr: string
 }
 
-/** Runs the built `engine` CLI as a user would, with a clean, explicit environment. */
-export const engine = (args: ReadonlyArray<string>, opts: { cwd: string; env?: Record<string, string> }): RunResult => {
+/**
+ * Runs the built `engine` CLI as a user would, with a clean, explicit environment. Asynchronous on purpose:
+ * the fixture servers live in the test process, and a blocking spawn would stop them from answering.
+ */
+export const engine = (
+  args: ReadonlyArray<string>,
+  opts: { cwd: string; env?: Record<string, string> }
+): Promise<RunResult> => {
   if (!fs.existsSync(path.join(repoRoot, "apps", "cli", "dist", "engine.cjs"))) {
     throw new Error("the CLI is not built: run `npm run build` first (npm test does)")
   }
-  const out = spawnSync(process.execPath, [engineBin, ...args], {
-    cwd: opts.cwd,
-    encoding: "utf8",
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: opts.env?.HOME ?? process.env.HOME ?? "/root",
-      ...opts.env
-    },
-    timeout: 300_000
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [engineBin, ...args], {
+      cwd: opts.cwd,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000)
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? -1, stdout, stderr })
+    })
   })
-  return { code: out.status ?? -1, stdout: out.stdout, stderr: out.stderr }
 }
 
 export interface LayoutView {

@@ -252,24 +252,22 @@ const copyEntries = (host: string, image: string, owner: Owner, warn: (m: string
     const info = yield* fs.stat(host).pipe(
       Effect.mapError((cause) => new BuildError({ reason: "Usage", message: `copy host path ${host} cannot be read: ${String(cause)}`, cause }))
     )
-    if (info.type === "Directory") {
-      const { entries, warnings } = yield* treeEntries({
-        root: host,
-        prefix: image.slice(1),
-        relocation: { hostRoot: host, imageRoot: image },
-        owner,
-        prefixOwner: ROOT
-      })
-      warnings.forEach(warn)
-      return entries
-    }
-    if (image.endsWith("/")) {
+    if (info.type !== "Directory" && image.endsWith("/")) {
       return yield* new BuildError({
         reason: "Usage",
         message: `copy image path "${image}" ends with \`/\` but ${NodePath.basename(host)} is not a directory; specify the exact destination file name`
       })
     }
-    return fileEntries([{ path: image.slice(1), source: host, mode: 0, owner }])
+    // The copied content is the owner's; the system dirs above it (etc/, srv/) stay root's (mise's bug 4).
+    const { entries, warnings } = yield* treeEntries({
+      root: host,
+      prefix: image.replace(/^\/+|\/+$/g, ""),
+      relocation: { hostRoot: host, imageRoot: image },
+      owner,
+      prefixOwner: ROOT
+    })
+    warnings.forEach(warn)
+    return entries
   })
 
 export type { ImagePlan, ReadyTool }

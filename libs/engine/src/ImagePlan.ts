@@ -57,13 +57,13 @@ export const planImage = (project: Project, opts: PlanOptions) =>
       })
     }
     const settingMount = project.settings["oci.default_mount_point"]
-    const mountPoint = yield* validateMountPoint(
-      opts.mountPoint ?? oci.mount_point ?? (typeof settingMount === "string" ? settingMount : "/mise")
-    )
+    const mountPoint = opts.mountPoint !== undefined
+      ? yield* validateMountPoint(opts.mountPoint).pipe(Effect.mapError(usage("--mount-point")))
+      : yield* validateMountPoint(oci.mount_point ?? (typeof settingMount === "string" ? settingMount : "/mise"), project.ociOrigins.mount_point)
     const owner: Owner = opts.owner !== undefined
-      ? yield* parseOwner(opts.owner)
+      ? yield* parseOwner(opts.owner).pipe(Effect.mapError(usage("--owner")))
       : { uid: oci.user_id ?? 0, gid: oci.group_id ?? oci.user_id ?? 0 }
-    const cliCopies = yield* Effect.forEach(opts.copies, (c) => parseCopy(c, opts.cwd))
+    const cliCopies = yield* Effect.forEach(opts.copies, (c) => parseCopy(c, opts.cwd).pipe(Effect.mapError(usage("--copy"))))
     const copies = [...(oci.copy ?? []), ...cliCopies].map((c) => ({ host: c.host, image: c.image }))
     const miseBinary = opts.noMise ? undefined : yield* findMise(opts.miseBin, opts.env)
     const plan: ImagePlan = {
@@ -84,6 +84,10 @@ export const planImage = (project: Project, opts: PlanOptions) =>
     }
     return plan
   })
+
+/** A bad flag value is a usage error (exit 2), not a config error: no file is at fault. */
+const usage = (flag: string) => (e: { readonly message: string }) =>
+  new BuildError({ reason: "Usage", message: `${flag}: ${e.message}` })
 
 /** `--mise-bin PATH`, else `mise` on PATH; none found is a warning, not an error (as mise). */
 const findMise = (explicit: string | undefined, env: Readonly<Record<string, string | undefined>>) =>

@@ -14,7 +14,7 @@ import {
 import { Effect } from "effect"
 import * as NodePath from "node:path"
 import { BuildError, InstallError } from "./BuildError"
-import type { Project, ToolSpec } from "./config"
+import { lockedVersionFor, type Project, type ToolSpec } from "./config"
 import { installTool, isInstalled } from "./Installer"
 
 /** A tool that is resolved, installed and described: all a layer needs. */
@@ -53,7 +53,7 @@ export const prepareTools = (project: Project, ctx: BackendContext, opts: { read
     const backends = yield* Effect.forEach(requests, (r) => registry.get(r))
     const resolved = yield* Effect.forEach(
       requests,
-      (request, i) => resolveTool(backends[i]!, request, project, ctx),
+      (request, i) => resolveTool(backends[i]!, project.tools[i]!, request, project, ctx),
       { concurrency: 8 }
     )
     const mountPoint = opts.mountPoint ?? "/mise"
@@ -98,7 +98,7 @@ const rebaseOne = (p: string, hostRoot: string, imageRoot: string): string => {
   return `${imageRoot}/${rel}`
 }
 
-const resolveTool = (backend: Backend, request: ToolRequest, project: Project, ctx: BackendContext) =>
+const resolveTool = (backend: Backend, spec_: ToolSpec, request: ToolRequest, project: Project, ctx: BackendContext) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const spec = request.version
@@ -107,18 +107,12 @@ const resolveTool = (backend: Backend, request: ToolRequest, project: Project, c
       const tool: ResolvedTool = { ...request, resolved: spec, versionDir: versionDirName(spec) }
       return { tool, dir, local: true }
     }
-    const locked = lockedVersion(project, request)
+    const locked = project.lock !== undefined ? lockedVersionFor(project.lock, spec_)?.version : undefined
     const toolsDir = NodePath.dirname(installDirOf(ctx.dataDir, request.short, "x"))
     const concrete = locked ?? (yield* installedMatch(fs, toolsDir, spec)) ?? (yield* upstream(backend, request, ctx))
     const tool: ResolvedTool = { ...request, resolved: concrete, versionDir: versionDirName(concrete) }
     return { tool, dir: installDirOf(ctx.dataDir, request.short, concrete), local: false }
   })
-
-const lockedVersion = (project: Project, request: ToolRequest): string | undefined => {
-  const entries = project.lock?.tools[request.short]
-  const pin = entries?.find((e) => e.version === request.version || e.version.startsWith(`${request.version}.`) || request.version === "latest")
-  return pin?.version
-}
 
 /** A prefix like `20` is satisfied by an installed 20.x without asking upstream, as mise does. */
 const installedMatch = (fs: FileSystem.FileSystem, toolsDir: string, spec: string) =>
@@ -138,8 +132,9 @@ const installedMatch = (fs: FileSystem.FileSystem, toolsDir: string, spec: strin
       candidates.push(name)
     }
     if (candidates.includes(spec)) return spec
-    return resolveFromList(spec, candidates).pipe(Effect.option, Effect.map((o) => (o._tag === "Some" ? o.value : undefined)))
-  }).pipe(Effect.flatten)
+    const match = yield* resolveFromList(spec, candidates).pipe(Effect.option)
+    return match._tag === "Some" ? match.value : undefined
+  })
 
 const upstream = (backend: Backend, request: ToolRequest, ctx: BackendContext) =>
   (backend.resolveVersion !== undefined
