@@ -6,6 +6,8 @@ import { STATUS_CODES } from "node:http"
 import * as NodePath from "node:path"
 import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
+import { readFileSync } from "node:fs"
+import * as tls from "node:tls"
 import { type Dispatcher, EnvHttpProxyAgent } from "undici"
 
 export type ChecksumAlgorithm = "sha256" | "sha512" | "sha1" | "md5"
@@ -198,6 +200,23 @@ export const parseChecksum = (value: string): Checksum | string => {
 const withoutAuthorization = (headers: Readonly<Record<string, string>>): Record<string, string> =>
   Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"))
 
+/**
+ * Node's bundled roots plus the system's CA bundle, as curl and npm (`cafile`) trust it: a company mirror or
+ * TLS-inspecting proxy is usually signed by a CA installed there, not by one Node ships.
+ */
+const trustedCertificates = (env: Readonly<Record<string, string | undefined>>): Array<string> => {
+  const files = [env.SSL_CERT_FILE, env.NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt"]
+  for (const file of files) {
+    if (file === undefined || file === "") continue
+    try {
+      return [...tls.rootCertificates, readFileSync(file, "utf8")]
+    } catch {
+      // An unreadable bundle is not fatal: the next candidate, or Node's own roots, still apply.
+    }
+  }
+  return [...tls.rootCertificates]
+}
+
 /** Build a Downloader over undici. Proxies from HTTP(S)_PROXY / NO_PROXY are honoured. */
 export const makeDownloader = (
   overrides: Partial<DownloaderConfig> = {}
@@ -207,7 +226,7 @@ export const makeDownloader = (
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() =>
         new EnvHttpProxyAgent({
-          connect: { timeout: config.connectTimeoutMs },
+          connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(process.env) },
           headersTimeout: config.headersTimeoutMs,
           bodyTimeout: config.idleTimeoutMs
         })

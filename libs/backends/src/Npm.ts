@@ -177,6 +177,21 @@ export const makeNpmBackend = (
       return packument
     })
 
+  let globalConfig: Option.Option<string | undefined> = Option.none()
+  /**
+   * `-g --prefix <dir>` moves npm's global config to `<dir>/etc/npmrc`, losing the user's (a `cafile` for a
+   * company proxy, a mirror registry). Pin it to the one npm reads without the prefix.
+   */
+  const globalConfigOf = (npm: string, ctx: BackendContext) =>
+    Effect.gen(function*() {
+      if (ctx.env.NPM_CONFIG_GLOBALCONFIG !== undefined || ctx.env.npm_config_globalconfig !== undefined) return undefined
+      if (Option.isSome(globalConfig)) return globalConfig.value
+      const out = yield* provided(run(npm, ["config", "get", "globalconfig"], { env: ctx.env })).pipe(Effect.option)
+      const value = Option.isSome(out) ? out.value.stdout.trim() || undefined : undefined
+      globalConfig = Option.some(value)
+      return value
+    })
+
   const install = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
     Effect.gen(function*() {
       const npm = yield* which("npm", ctx.env)
@@ -201,7 +216,9 @@ export const makeNpmBackend = (
         ...extra
       ]
       ctx.log(`${tool.short}@${tool.resolved}: npm ${args.join(" ")}`)
-      yield* provided(run(npm, args, { env: { ...ctx.env, NPM_CONFIG_UPDATE_NOTIFIER: "false" } })).pipe(
+      const globalconfig = yield* globalConfigOf(npm, ctx)
+      const env = { ...ctx.env, NPM_CONFIG_UPDATE_NOTIFIER: "false", ...(globalconfig !== undefined ? { NPM_CONFIG_GLOBALCONFIG: globalconfig } : {}) }
+      yield* provided(run(npm, args, { env })).pipe(
         Effect.mapError((e) => fail({ ...tool, version: tool.resolved }, `npm install failed: ${e.message}`, e))
       )
     })
