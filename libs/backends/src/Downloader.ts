@@ -8,7 +8,7 @@ import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { readFileSync } from "node:fs"
 import * as tls from "node:tls"
-import { type Dispatcher, EnvHttpProxyAgent } from "undici"
+import type { Dispatcher } from "undici"
 
 export type ChecksumAlgorithm = "sha256" | "sha512" | "sha1" | "md5"
 
@@ -223,15 +223,22 @@ export const makeDownloader = (
 ): Effect.Effect<DownloaderShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const config: DownloaderConfig = { ...defaultDownloaderConfig, ...overrides }
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new EnvHttpProxyAgent({
-          connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(process.env) },
-          headersTimeout: config.headersTimeoutMs,
-          bodyTimeout: config.idleTimeoutMs
-        })
-      ),
-      (a) => Effect.promise(() => a.destroy())
+    // undici and the CA bundle are loaded on the first request: most builds download nothing.
+    let agentPromise: Promise<Dispatcher> | undefined
+    const agent = {
+      request: async (options: Dispatcher.RequestOptions) => {
+        agentPromise ??= import("undici").then(({ EnvHttpProxyAgent }) =>
+          new EnvHttpProxyAgent({
+            connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(process.env) },
+            headersTimeout: config.headersTimeoutMs,
+            bodyTimeout: config.idleTimeoutMs
+          })
+        )
+        return (await agentPromise).request(options)
+      }
+    }
+    yield* Effect.addFinalizer(() =>
+      agentPromise === undefined ? Effect.void : Effect.promise(() => agentPromise!.then((a) => a.destroy()))
     )
 
     /** GET following redirects; the answer is a 2xx whose body the caller must consume. */
