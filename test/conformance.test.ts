@@ -89,7 +89,7 @@ const engineBuild = async (args: ReadonlyArray<string>, out: string) => {
 
 /** The config minus what names the builder: `author`, the source label and the builder-version label. */
 const normalized = (configRaw: string) => {
-  const c = JSON.parse(configRaw) as { author?: string; config: { Labels?: Record<string, string> } }
+  const c = JSON.parse(configRaw) as { author?: string; config: { Labels?: Record<string, string> }; rootfs: unknown }
   delete c.author
   for (const k of ["org.opencontainers.image.source", "dev.mise.version", "dev.engine.version"]) delete c.config.Labels?.[k]
   return c
@@ -112,8 +112,8 @@ describe("conformance with mise 2026.9.15 on the same installs", () => {
       } else {
         // mise's bug 4: with --owner it also chowns the shared `etc/` and `etc/mise/` dirs of the config layer; we don't.
         expect(e.config.rootfs.diff_ids[configLayer(e)]).not.toBe(m.config.rootfs.diff_ids[configLayer(m)])
-        const { rootfs: _e, ...eRest } = normalized(e.configRaw) as { rootfs: unknown }
-        const { rootfs: _m, ...mRest } = normalized(m.configRaw) as { rootfs: unknown }
+        const { rootfs: _e, ...eRest } = normalized(e.configRaw)
+        const { rootfs: _m, ...mRest } = normalized(m.configRaw)
         expect(eRest).toEqual(mRest)
       }
       expect(Object.keys(normalized(e.configRaw).config.Labels ?? {})).toEqual(Object.keys(normalized(m.configRaw).config.Labels ?? {}))
