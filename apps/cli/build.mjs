@@ -17,6 +17,8 @@ await build({
   sourcemap: "linked",
   // Loaded at run time from node_modules, and only by the commands that need them.
   external: ["@napi-rs/lzma", "@napi-rs/lzma/*", "undici"],
+  // The launcher runs the bundle through vm.Script (for the code cache), which has no dynamic import(): use require.
+  supported: { "dynamic-import": false },
   logLevel: "warning"
 })
 

@@ -21,7 +21,8 @@ try {
 } catch {
   cachedData = undefined
 }
-const script = new vm.Script(Module.wrap(source), { filename: file, cachedData })
+const importModuleDynamically = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER
+const script = new vm.Script(Module.wrap(source), { filename: file, cachedData, importModuleDynamically })
 const bundle = new Module(file, module)
 bundle.filename = file
 bundle.paths = Module._nodeModulePaths(path.dirname(file))
