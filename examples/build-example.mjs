@@ -1,6 +1,6 @@
 // Builds examples/hello into examples/hello/out offline: the `hello` tool's release archive is
 // generated here and served from 127.0.0.1:48199 for the duration of the build.
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
@@ -33,12 +33,15 @@ server.listen(48199, "127.0.0.1", () => {
   const dataDir = process.env.ENGINE_DATA_DIR ?? path.join(here, "hello", ".engine-data")
   const args = ["build", "--no-mise", "-o", "out", ...process.argv.slice(2)]
   console.error(`$ engine ${args.join(" ")}   (in examples/hello, ENGINE_DATA_DIR=${dataDir})`)
-  const r = spawnSync(process.execPath, [engine, ...args], {
+  // Not spawnSync: this process must stay free to answer the build's downloads.
+  const child = spawn(process.execPath, [engine, ...args], {
     cwd: project,
     stdio: "inherit",
     env: { ...process.env, ENGINE_DATA_DIR: dataDir }
   })
-  server.close()
-  fs.rmSync(dist, { recursive: true, force: true })
-  process.exit(r.status ?? 1)
+  child.on("close", (code) => {
+    server.close()
+    fs.rmSync(dist, { recursive: true, force: true })
+    process.exit(code ?? 1)
+  })
 })
