@@ -216,6 +216,40 @@ describe("engine build: image options", () => {
   })
 })
 
+describe("engine build: the mise binary layer and help", () => {
+  it("--mise-bin embeds that binary at /usr/local/bin/mise, first, without chowning /usr", async () => {
+    const dir = project("mise-bin", withUrl(helloToml()))
+    put(path.join(dir, "fake-mise"), "#!/bin/sh\necho mise 2026.9.15\n", 0o700)
+    const r = await engine(["build", "--from", "scratch", "--mise-bin", "fake-mise", "--owner", "1000", "-o", "out"], {
+      cwd: dir,
+      env: env(path.join(work, "data-a"))
+    })
+    expect(r.code, r.stderr).toBe(0)
+    const l = readLayout(path.join(dir, "out"))
+    expect(l.manifest.layers).toHaveLength(3)
+    expect(l.manifest.layers[0]!.annotations).toBeUndefined()
+    expect(listLayer(l.blob(l.manifest.layers[0]!.digest)).map((line) => line.replace(/\s+/g, " "))).toEqual([
+      "drwxr-xr-x 0/0 0 1970-01-01 00:00 usr/",
+      "drwxr-xr-x 0/0 0 1970-01-01 00:00 usr/local/",
+      "drwxr-xr-x 0/0 0 1970-01-01 00:00 usr/local/bin/",
+      "-rwxr-xr-x 1000/1000 30 1970-01-01 00:00 usr/local/bin/mise"
+    ])
+  })
+
+  it("every command answers --help with exit code 0", async () => {
+    for (const args of [["--help"], ["build", "--help"], ["install", "--help"], ["backends", "--help"]]) {
+      const r = await engine(args, { cwd: work })
+      expect(r.code, args.join(" ")).toBe(0)
+      expect(r.stdout).toContain("USAGE")
+    }
+  })
+
+  it("an unknown flag is a usage error (exit 2)", async () => {
+    const r = await engine(["build", "--frobnicate"], { cwd: work })
+    expect(r.code).toBe(2)
+  })
+})
+
 describe("engine build: bad input says what and where, and writes nothing", () => {
   const fails = async (name: string, toml: string, args: Array<string> = []) => {
     const dir = project(name, withUrl(toml))
