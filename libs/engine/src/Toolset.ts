@@ -11,7 +11,7 @@ import {
   type ToolRequest,
   versionDirName
 } from "@engine/backends"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as NodePath from "node:path"
 import { BuildError, InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
@@ -40,6 +40,17 @@ export const toRequest = (spec: ToolSpec): ToolRequest => ({
 })
 
 const toolError = (tool: string, message: string, cause?: unknown) => new InstallError({ tool, message, cause })
+
+/** How a version was decided: only `upstream` may have asked the network. */
+export type ResolvedVia = "path" | "pin" | "installed" | "upstream"
+
+export interface Resolution {
+  readonly tool: ResolvedTool
+  readonly dir: string
+  /** A `path:` tool: nothing to install. */
+  readonly local: boolean
+  readonly via: ResolvedVia
+}
 
 /**
  * Resolves every tool's version (lockfile pin, then an installed match, then upstream), installs what is
@@ -70,19 +81,16 @@ export const prepareTools = (project: Project, ctx: BackendContext, opts: { read
             })
           }
           if (!installed) yield* installTool(backend, tool, dir, ctx)
-          const imageRoot = `${mountPoint}/installs/${toolDirName(tool.short)}/${tool.versionDir}`
-          const bins = yield* backend.binPaths(tool, dir, ctx).pipe(
-            Effect.mapError((e) => toolError(tool.short, e.message, e))
-          )
-          const env = yield* backend.execEnv(tool, dir, ctx).pipe(Effect.mapError((e) => toolError(tool.short, e.message, e)))
+          const imageRoot = imageRootOf(mountPoint, tool)
+          const { binPaths, execEnv } = yield* describeTool(backend, tool, dir, ctx)
           const ready: ReadyTool = {
             request: tool,
             resolved: tool,
             backend,
             installDir: dir,
             imageRoot,
-            imageBinPaths: bins.map((b) => rebaseOne(b, dir, imageRoot)),
-            execEnv: env,
+            imageBinPaths: binPaths.map((b) => rebaseOne(b, dir, imageRoot)),
+            execEnv,
             installedNow: !installed
           }
           return ready
@@ -91,28 +99,70 @@ export const prepareTools = (project: Project, ctx: BackendContext, opts: { read
     )
   })
 
-const rebaseOne = (p: string, hostRoot: string, imageRoot: string): string => {
+/** Where a tool's install dir lands in the image, e.g. `/mise/installs/http-hello/1.0.0`. */
+export const imageRootOf = (mountPoint: string, tool: ResolvedTool): string =>
+  `${mountPoint}/installs/${toolDirName(tool.short)}/${tool.versionDir}`
+
+/** A tool's bin dirs and exec env as host paths, from its backend. */
+export const describeTool = (backend: Backend, tool: ResolvedTool, dir: string, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    const binPaths = yield* backend.binPaths(tool, dir, ctx).pipe(Effect.mapError((e) => toolError(tool.short, e.message, e)))
+    const execEnv = yield* backend.execEnv(tool, dir, ctx).pipe(Effect.mapError((e) => toolError(tool.short, e.message, e)))
+    return { binPaths, execEnv }
+  })
+
+/** Installs a resolved tool unless it is a `path:` tool or already installed; true when it installed now. */
+export const ensureInstalled = (backend: Backend, resolution: Resolution, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    if (resolution.local || (yield* isInstalled(resolution.dir))) return false
+    yield* installTool(backend, resolution.tool, resolution.dir, ctx)
+    return true
+  })
+
+/** A host path under `hostRoot` as the image sees it; other paths stay as they are. */
+export const rebaseOne = (p: string, hostRoot: string, imageRoot: string): string => {
   const rel = NodePath.relative(hostRoot, p)
   if (rel === "") return imageRoot
   if (rel.startsWith("..") || NodePath.isAbsolute(rel)) return p
   return `${imageRoot}/${rel}`
 }
 
-const resolveTool = (backend: Backend, spec_: ToolSpec, request: ToolRequest, project: Project, ctx: BackendContext) =>
+/** What the project decides without asking upstream: a `path:` dir, a lockfile pin, or an installed match. */
+export const localResolution = (spec: ToolSpec, request: ToolRequest, project: Project, ctx: BackendContext) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const spec = request.version
-    if (spec.startsWith("path:")) {
-      const dir = NodePath.resolve(project.root, spec.slice(5))
-      const tool: ResolvedTool = { ...request, resolved: spec, versionDir: versionDirName(spec) }
-      return { tool, dir, local: true }
+    const version = request.version
+    if (version.startsWith("path:")) {
+      const dir = NodePath.resolve(project.root, version.slice(5))
+      const tool: ResolvedTool = { ...request, resolved: version, versionDir: versionDirName(version) }
+      return Option.some<Resolution>({ tool, dir, local: true, via: "path" })
     }
-    const locked = project.lock !== undefined ? lockedVersionFor(project.lock, spec_)?.version : undefined
-    const toolsDir = NodePath.dirname(installDirOf(ctx.dataDir, request.short, "x"))
-    const concrete = locked ?? (yield* installedMatch(fs, toolsDir, spec)) ?? (yield* upstream(backend, request, ctx))
-    const tool: ResolvedTool = { ...request, resolved: concrete, versionDir: versionDirName(concrete) }
-    return { tool, dir: installDirOf(ctx.dataDir, request.short, concrete), local: false }
+    const pinned = pinnedVersion(spec, project)
+    const installed = pinned === undefined ? yield* installedMatch(fs, toolsDirOf(ctx, request), version) : undefined
+    const concrete = pinned ?? installed
+    if (concrete === undefined) return Option.none<Resolution>()
+    return Option.some(concreteResolution(request, concrete, ctx, pinned !== undefined ? "pin" : "installed"))
   })
+
+/** The lockfile's version for this tool, if the project has a lockfile that pins it. */
+export const pinnedVersion = (spec: ToolSpec, project: Project): string | undefined =>
+  project.lock !== undefined ? lockedVersionFor(project.lock, spec)?.version : undefined
+
+/** Lockfile pin, then an installed match, then the backend (which may ask the network). */
+export const resolveTool = (backend: Backend, spec: ToolSpec, request: ToolRequest, project: Project, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    const local = yield* localResolution(spec, request, project, ctx)
+    if (Option.isSome(local)) return local.value
+    const concrete = yield* upstream(backend, request, ctx)
+    return concreteResolution(request, concrete, ctx, "upstream")
+  })
+
+const concreteResolution = (request: ToolRequest, concrete: string, ctx: BackendContext, via: ResolvedVia): Resolution => {
+  const tool: ResolvedTool = { ...request, resolved: concrete, versionDir: versionDirName(concrete) }
+  return { tool, dir: installDirOf(ctx.dataDir, request.short, concrete), local: false, via }
+}
+
+const toolsDirOf = (ctx: BackendContext, request: ToolRequest) => NodePath.dirname(installDirOf(ctx.dataDir, request.short, "x"))
 
 /** A prefix like `20` is satisfied by an installed 20.x without asking upstream, as mise does. */
 const installedMatch = (fs: FileSystem.FileSystem, toolsDir: string, spec: string) =>

@@ -1,7 +1,7 @@
-import { Data, Effect, Either, ParseResult, Schema } from "effect"
+import { Data, Effect, Either, ParseResult, Schema, type Scope } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
-import { copyFile, link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises"
+import { copyFile, link, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import type { BlobRef } from "../graph/TaskGraph"
 import { canonicalJson, isTaskKey, type Json, JsonSchema, sha256Hex } from "../graph/TaskKey"
@@ -13,11 +13,12 @@ import { canonicalJson, isTaskKey, type Json, JsonSchema, sha256Hex } from "../g
  *   ac/<key>.json        action records: task key → output record (checksummed)
  *   runs/<hash>.json     key structure of each task's last run, by sha256 of its `graph#id`
  *   trees/<hash>.json    tree fingerprint snapshots, by sha256 of the tree's absolute path
+ *   tmp/<random>/        a running task's temp files (a layer being written), removed when it ends
  *
  * Every file appears by rename of a fsynced temp file in the same directory, so readers and concurrent
  * writers never see a partial file and no lock is needed: two processes writing the same blob write the
  * same bytes, and two writing the same record both write a valid one (the last rename wins).
- * Only these four directories are touched: the root may hold other things (downloads).
+ * Only these five directories are touched: the root may hold other things (downloads).
  */
 export interface CacheStore {
   readonly root: string
@@ -32,6 +33,11 @@ export interface CacheStore {
     size: number,
     options?: { readonly verify?: boolean }
   ) => Effect.Effect<BlobRef, CacheError>
+  /**
+   * A fresh directory under `tmp/` for temp files that will become blobs (same filesystem, so
+   * `putBlobFromFile` renames them in); removed with its contents when the scope closes.
+   */
+  readonly tempDir: Effect.Effect<string, CacheError, Scope.Scope>
   /** Places a blob at `dest` as a hardlink (a copy across filesystems), replacing `dest` atomically. */
   readonly linkBlob: (digest: Digest, dest: string) => Effect.Effect<"hardlink" | "copy" | "unchanged", CacheError>
   readonly readBlob: (digest: Digest, options?: { readonly verify?: boolean }) => Effect.Effect<Uint8Array, CacheError>
@@ -286,6 +292,7 @@ export const openCacheStore = (root: string): Effect.Effect<CacheStore, CacheErr
 const makeStore = (root: string): CacheStore => {
   const blobsDir = join(root, "blobs", "sha256")
   const acDir = join(root, "ac")
+  const tmpDir = join(root, "tmp")
   const blobPath = (digest: Digest) => join(blobsDir, digest.slice("sha256:".length))
   const recordPath = (key: string) => join(acDir, `${key}.json`)
 
@@ -361,6 +368,11 @@ const makeStore = (root: string): CacheStore => {
         return { digest, size }
       })
     })
+
+  const tempDir: CacheStore["tempDir"] = Effect.acquireRelease(
+    attempt("create a temp dir in", tmpDir, () => withParent(join(tmpDir, "x"), () => mkdtemp(join(tmpDir, `${process.pid}-`)))),
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
+  )
 
   const linkBlob: CacheStore["linkBlob"] = (digest, dest) =>
     Effect.flatMap(guardDigest(digest), (digest) => {
@@ -557,11 +569,19 @@ const makeStore = (root: string): CacheStore => {
         await rm(t.path, { force: true })
         result.removedTemps++
       }
+      // Temp dirs of builds that were killed before they could clean up.
+      for (const name of await readdir(tmpDir).catch((): Array<string> => [])) {
+        const path = join(tmpDir, name)
+        const info = await lstat(path).catch(() => undefined)
+        if (info === undefined || now - info.mtimeMs < grace) continue
+        await rm(path, { recursive: true, force: true })
+        result.removedTemps++
+      }
       return { ...result, remainingBytes: size() }
     })
 
   const clear: CacheStore["clear"] = attempt("clear", root, async () => {
-    for (const dir of ["ac", "blobs", "runs", "trees"]) await rm(join(root, dir), { recursive: true, force: true })
+    for (const dir of ["ac", "blobs", "runs", "trees", "tmp"]) await rm(join(root, dir), { recursive: true, force: true })
     await mkdir(blobsDir, { recursive: true })
     await mkdir(acDir, { recursive: true })
   })
@@ -572,6 +592,7 @@ const makeStore = (root: string): CacheStore => {
     checkBlob,
     putBlob,
     putBlobFromFile,
+    tempDir,
     linkBlob,
     readBlob,
     readRecord,

@@ -1,6 +1,6 @@
 import { Data, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
-import { type BigIntStats, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from "node:fs"
+import { type BigIntStats, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync } from "node:fs"
 import { resolve } from "node:path"
 import { sha256Hex } from "../graph/TaskKey"
 import type { CacheStore, Digest } from "./CacheStore"
@@ -268,4 +268,55 @@ export const fingerprintTree = (
       Effect.catchAll((e) => Effect.logWarning(`tree fingerprint of ${rootPath} not saved: ${e.message}`))
     )
     return { digest, entries: walked.length, hashedFiles, source: "hashed" } satisfies TreeFingerprint
+  })
+
+const FILE_FORMAT = "engine-file/1"
+
+const FileSnapshotSchema = Schema.Struct({
+  format: Schema.Literal(FILE_FORMAT),
+  path: Schema.String,
+  digest: Schema.TemplateLiteral("sha256:", Schema.String),
+  /** mode, size, mtimeNs, ctimeNs, ino, as in a tree snapshot line. */
+  stats: Schema.String,
+  takenAtNs: Schema.String.pipe(Schema.pattern(/^\d+$/))
+})
+type FileSnapshot = typeof FileSnapshotSchema.Type
+
+/**
+ * The content digest (`sha256:` of its bytes) of one regular file, symlinks followed, with the same stat
+ * snapshot as `fingerprintTree`: a file that did not move since its last fingerprint is not read again.
+ */
+export const fingerprintFile = (
+  store: CacheStore,
+  file: string,
+  options: TreeFingerprintOptions = {}
+): Effect.Effect<TreeFingerprint, TreeError> =>
+  Effect.gen(function*() {
+    const path = resolve(file)
+    const bytes = Buffer.from(path)
+    const stats = yield* Effect.try({ try: () => statSync(bytes, { bigint: true }), catch: fsError(path, "stat", bytes) })
+    if (!stats.isFile()) {
+      return yield* new TreeError({ root: path, path, message: `${path} is not a regular file; cannot fingerprint it as a file` })
+    }
+    const name = sha256Hex(`file\0${path}`)
+    const windowNs = BigInt(options.racyWindowMs ?? 2000) * 1_000_000n
+    const takenAtNs = BigInt(Date.now()) * 1_000_000n
+    if (options.verify !== true) {
+      const read = yield* store.readDocument("trees", name, FileSnapshotSchema)
+      if (read._tag === "Found" && read.value.path === path && read.value.stats === statKey(stats)) {
+        const savedAt = BigInt(read.value.takenAtNs)
+        if (stats.mtimeNs < savedAt - windowNs && stats.ctimeNs < savedAt - windowNs) {
+          return { digest: read.value.digest, entries: 1, hashedFiles: 0, source: "snapshot" } satisfies TreeFingerprint
+        }
+      }
+    }
+    // The hash opens without following links, so hash what the link resolves to.
+    const real = yield* Effect.try({ try: () => realpathSync(bytes), catch: fsError(path, "resolve", bytes) })
+    const hex = yield* (options.hashFile ?? hashTreeFile)(Buffer.from(real))
+    const digest: Digest = `sha256:${hex}`
+    const snapshot: FileSnapshot = { format: FILE_FORMAT, path, digest, stats: statKey(stats), takenAtNs: String(takenAtNs) }
+    yield* store.writeDocument("trees", name, FileSnapshotSchema, snapshot).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`file fingerprint of ${path} not saved: ${e.message}`))
+    )
+    return { digest, entries: 1, hashedFiles: 1, source: "hashed" } satisfies TreeFingerprint
   })

@@ -17,4 +17,4 @@ export {
   type PruneResult,
   writeFileAtomic
 } from "./CacheStore"
-export { fingerprintTree, hashTreeFile, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"
+export { fingerprintFile, fingerprintTree, hashTreeFile, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"

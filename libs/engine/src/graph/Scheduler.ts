@@ -9,6 +9,8 @@ export interface TaskRef {
   readonly graph: string
   readonly id: string
   readonly kind: string
+  /** The task's `label` for this run (e.g. `http:hello@1.0.0`), once its dependencies are done. */
+  readonly label?: string
 }
 
 export const taskRefId = (ref: TaskRef): string => `${ref.graph}#${ref.id}`
@@ -25,6 +27,7 @@ export interface MissReason {
     | "BlobCorrupt"
     | "Unreadable"
     | "Undecodable"
+    | "Bypassed"
   readonly detail: string
 }
 
@@ -65,6 +68,17 @@ export type TaskEvent = Data.TaggedEnum<{
   Failed: { readonly task: TaskRef; readonly error: TaskFailed }
   Skipped: { readonly task: TaskRef; readonly because: TaskRef }
   Interrupted: { readonly task: TaskRef; readonly key: string }
+  /**
+   * Dry run: the task would run. `key` is absent when it depends on the output of `blockedBy`, which would
+   * run first; a probe task was executed anyway so its dependents could be keyed.
+   */
+  WouldRun: {
+    readonly task: TaskRef
+    readonly key: string | undefined
+    readonly miss: MissReason | undefined
+    readonly changes: ReadonlyArray<InputChange>
+    readonly blockedBy: TaskRef | undefined
+  }
   CacheWriteFailed: { readonly task: TaskRef; readonly key: string; readonly message: string }
 }>
 export const TaskEvent = Data.taggedEnum<TaskEvent>()
@@ -84,7 +98,7 @@ export class RunFailed extends Data.TaggedError("RunFailed")<{
   readonly message: string
 }> {}
 
-export type TaskStatus = "ran" | "cached" | "deduped" | "skipped" | "failed" | "cancelled"
+export type TaskStatus = "ran" | "cached" | "deduped" | "skipped" | "failed" | "cancelled" | "would-run"
 
 export interface TaskResult {
   readonly task: TaskRef
@@ -95,6 +109,14 @@ export interface TaskResult {
   /** For a hit: how long the task took when its cache entry was made. */
   readonly savedMs: number
   readonly output?: Json
+  /** What the key was computed from (absent when the key could not be computed). */
+  readonly structure?: KeyStructure
+  /** Why it ran (or would run) instead of being restored. */
+  readonly miss?: MissReason
+  /** Inputs changed since the task's last recorded run. */
+  readonly changes?: ReadonlyArray<InputChange>
+  /** Dry run: the task that would run first and whose output this task's key needs. */
+  readonly blockedBy?: TaskRef
 }
 
 export interface RunSummary {
@@ -106,6 +128,8 @@ export interface RunSummary {
   readonly failed: number
   /** Not finished when a fail-fast run stopped. */
   readonly cancelled: number
+  /** Dry run: tasks that would run. */
+  readonly wouldRun: number
   readonly wallMs: number
   readonly savedMs: number
   /** In dependency order per graph, graphs in the order given. */
@@ -126,6 +150,13 @@ export interface RunOptions {
   readonly cache?: TaskCache
   /** `--force`: skip cache reads, still write entries. */
   readonly force?: boolean
+  /** Task kinds that neither read nor write the action cache in this run (`--no-cache` for layers). */
+  readonly bypass?: ReadonlySet<string>
+  /**
+   * Compute every key and look it up, but execute only probe tasks, write nothing and report `WouldRun`
+   * for each miss; dependents of a task that would run get no key.
+   */
+  readonly dryRun?: boolean
   readonly reporter?: (event: TaskEvent) => Effect.Effect<void>
 }
 
@@ -134,6 +165,7 @@ export const DEFAULT_NET_CONCURRENCY = 8
 type Outcome =
   | { readonly _tag: "Done"; readonly key: string; readonly value: unknown; readonly output: Json }
   | { readonly _tag: "NotDone"; readonly because: TaskRef }
+  | { readonly _tag: "Pending"; readonly because: TaskRef }
 
 interface Node<E, R> {
   readonly ref: TaskRef
@@ -204,6 +236,8 @@ export const runGraphs = <E, R>(
     const values = new Map<string, unknown>()
     const failures: Array<TaskFailed> = []
     const startedAt = yield* Clock.currentTimeMillis
+    const dryRun = options.dryRun === true
+    const cache = options.cache
 
     const settle = (node: Node<E, R>, result: TaskResult, outcome: Outcome) =>
       Effect.suspend(() => {
@@ -212,29 +246,35 @@ export const runGraphs = <E, R>(
         return Effect.asVoid(Deferred.succeed(node.done, outcome))
       })
 
-    const fail = (node: Node<E, R>, key: string | undefined, cause: unknown) =>
+    const fail = (node: Node<E, R>, ref: TaskRef, key: string | undefined, cause: unknown) =>
       Effect.gen(function*() {
         const error = new TaskFailed({
-          task: node.ref,
+          task: ref,
           key,
           cause,
-          message: `${node.qid} (${node.ref.kind}) failed: ${messageOf(cause)}`
+          message: `${node.qid} (${ref.kind}) failed: ${messageOf(cause)}`
         })
         failures.push(error)
-        results.set(node.qid, { task: node.ref, status: "failed", ...(key !== undefined ? { key } : {}), durationMs: 0, savedMs: 0 })
-        yield* report(TaskEvent.Failed({ task: node.ref, error }))
+        results.set(node.qid, { task: ref, status: "failed", ...(key !== undefined ? { key } : {}), durationMs: 0, savedMs: 0 })
+        yield* report(TaskEvent.Failed({ task: ref, error }))
         // Fail-fast leaves dependents waiting: the whole run is about to be interrupted anyway.
         if (!continueOnError) return yield* error
-        yield* Deferred.succeed(node.done, { _tag: "NotDone", because: node.ref })
+        yield* Deferred.succeed(node.done, { _tag: "NotDone", because: ref })
       })
 
-    const warnOnWriteFailure = (node: Node<E, R>, key: string) => (effect: Effect.Effect<void, CacheWriteFailure>) =>
-      effect.pipe(Effect.catchAll((e) => report(TaskEvent.CacheWriteFailed({ task: node.ref, key, message: e.message }))))
+    const warnOnWriteFailure = (ref: TaskRef, key: string) => (effect: Effect.Effect<void, CacheWriteFailure>) =>
+      effect.pipe(Effect.catchAll((e) => report(TaskEvent.CacheWriteFailed({ task: ref, key, message: e.message }))))
+
+    /** Remembers the key structure for `explain`; a dry run records nothing. */
+    const saveRun = (node: Node<E, R>, ref: TaskRef, structure: KeyStructure, key: string) =>
+      cache === undefined || dryRun ? Effect.void : warnOnWriteFailure(ref, key)(cache.saveRun(node.qid, structure, key))
 
     const lookup = (node: Node<E, R>, key: string): Effect.Effect<Either.Either<readonly [Produced<unknown>, number], MissReason>, never, R> => {
-      const cache = options.cache
       if (cache === undefined) return Effect.succeed(Either.left({ _tag: "NoCache", detail: "no cache configured" }))
       if (!node.task.cacheable) return Effect.succeed(Either.left({ _tag: "NotCacheable", detail: `${node.ref.kind} tasks are not cached` }))
+      if (options.bypass?.has(node.ref.kind) === true) {
+        return Effect.succeed(Either.left({ _tag: "Bypassed", detail: `cache bypassed for ${node.ref.kind} tasks (--no-cache)` }))
+      }
       if (options.force === true) return Effect.succeed(Either.left({ _tag: "Forced", detail: "cache reads disabled (--force)" }))
       return cache.lookup(key).pipe(
         Effect.flatMap((found) =>
@@ -251,20 +291,38 @@ export const runGraphs = <E, R>(
       )
     }
 
-    const execute = (node: Node<E, R>, key: string, structure: KeyStructure, miss: MissReason, deps: ReadonlyMap<string, DepResult<unknown>>) =>
+    const changesSinceLastRun = (node: Node<E, R>, structure: KeyStructure) =>
       Effect.gen(function*() {
-        const cache = options.cache
         const previous = cache === undefined ? Option.none() : yield* cache.lastRun(node.qid)
-        const changes = Option.match(previous, {
-          onNone: () => [],
+        return Option.match(previous, {
+          onNone: (): ReadonlyArray<InputChange> => [],
           onSome: (before) => diffKeyStructures(before, structure)
         })
+      })
+
+    const execute = (
+      node: Node<E, R>,
+      ref: TaskRef,
+      key: string,
+      structure: KeyStructure,
+      miss: MissReason,
+      deps: ReadonlyMap<string, DepResult<unknown>>
+    ) =>
+      Effect.gen(function*() {
+        const changes = yield* changesSinceLastRun(node, structure)
+        if (dryRun && !node.task.probe) {
+          yield* report(TaskEvent.WouldRun({ task: ref, key, miss, changes, blockedBy: undefined }))
+          return yield* settle(node, { task: ref, status: "would-run", key, durationMs: 0, savedMs: 0, structure, miss, changes }, {
+            _tag: "Pending",
+            because: ref
+          })
+        }
         const exit = yield* limiters[node.task.resource].withPermits(1)(
           Effect.gen(function*() {
-            yield* report(TaskEvent.Started({ task: node.ref, key, miss, changes }))
+            if (!dryRun) yield* report(TaskEvent.Started({ task: ref, key, miss, changes }))
             const t0 = yield* Clock.currentTimeMillis
             const produced = yield* node.task.execute(deps).pipe(
-              Effect.onInterrupt(() => report(TaskEvent.Interrupted({ task: node.ref, key })))
+              Effect.onInterrupt(() => report(TaskEvent.Interrupted({ task: ref, key })))
             )
             const durationMs = (yield* Clock.currentTimeMillis) - t0
             return [produced, durationMs] as const
@@ -273,29 +331,32 @@ export const runGraphs = <E, R>(
         if (Exit.isFailure(exit)) {
           if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
           const cause = Either.match(Cause.failureOrCause(exit.cause), { onLeft: (e): unknown => e, onRight: Cause.squash })
-          return yield* fail(node, key, cause)
+          return yield* fail(node, ref, key, cause)
         }
         const [produced, durationMs] = exit.value
+        const done: Outcome = { _tag: "Done", key, value: produced.value, output: produced.output }
+        if (dryRun) {
+          // A probe ran so its dependents can be keyed; a real run would still run it.
+          yield* report(TaskEvent.WouldRun({ task: ref, key, miss, changes, blockedBy: undefined }))
+          return yield* settle(node, { task: ref, status: "would-run", key, durationMs, savedMs: 0, output: produced.output, structure, miss, changes }, done)
+        }
         if (cache !== undefined) {
+          const store = node.task.cacheable && options.bypass?.has(node.ref.kind) !== true
           // A finished task's entry is written whole or not at all, even if the run is being interrupted.
           const persist = Effect.all([
-            node.task.cacheable
+            store
               ? cache.put({ key, taskId: node.qid, kind: node.ref.kind, output: produced.output, blobs: produced.blobs, durationMs })
               : Effect.void,
             cache.saveRun(node.qid, structure, key)
           ], { discard: true })
-          yield* Effect.uninterruptible(warnOnWriteFailure(node, key)(persist))
+          yield* Effect.uninterruptible(warnOnWriteFailure(ref, key)(persist))
         }
-        yield* report(TaskEvent.Finished({ task: node.ref, key, durationMs }))
-        yield* settle(node, { task: node.ref, status: "ran", key, durationMs, savedMs: 0, output: produced.output }, {
-          _tag: "Done",
-          key,
-          value: produced.value,
-          output: produced.output
-        })
+        yield* report(TaskEvent.Finished({ task: ref, key, durationMs }))
+        yield* settle(node, { task: ref, status: "ran", key, durationMs, savedMs: 0, output: produced.output, structure, miss, changes }, done)
       })
 
-    const runNode = (node: Node<E, R>): Effect.Effect<void, TaskFailed, R> =>
+    /** Waits for every dependency; the first that did not produce a value decides what this task becomes. */
+    const awaitDeps = (node: Node<E, R>) =>
       Effect.gen(function*() {
         const deps = yield* Effect.forEach(node.deps, ([alias, qid]) => {
           const dep = byQid.get(qid)
@@ -305,40 +366,64 @@ export const runGraphs = <E, R>(
         })
         const depResults = new Map<string, DepResult<unknown>>()
         for (const [alias, outcome] of deps) {
-          if (outcome._tag === "NotDone") {
-            yield* report(TaskEvent.Skipped({ task: node.ref, because: outcome.because }))
-            return yield* settle(node, { task: node.ref, status: "skipped", durationMs: 0, savedMs: 0 }, outcome)
-          }
+          if (outcome._tag !== "Done") return Either.left(outcome)
           depResults.set(alias, { value: outcome.value, key: outcome.key, output: outcome.output })
         }
-        const depKeys = Object.fromEntries([...depResults].map(([alias, r]) => [alias, r.key]))
-        // A task's `inputs` is plugin code: a throw fails that task, not the whole run.
-        const computed = Either.flatMap(
-          Either.try(() => node.task.keyInputs(depResults)),
-          (inputs) => taskKey(node.ref.kind, inputs, depKeys)
+        return Either.right(depResults)
+      })
+
+    const runNode = (node: Node<E, R>): Effect.Effect<void, TaskFailed, R> =>
+      Effect.gen(function*() {
+        const awaited = yield* awaitDeps(node)
+        if (Either.isLeft(awaited)) {
+          const outcome = awaited.left
+          if (outcome._tag === "Pending") {
+            yield* report(TaskEvent.WouldRun({ task: node.ref, key: undefined, miss: undefined, changes: [], blockedBy: outcome.because }))
+            return yield* settle(node, { task: node.ref, status: "would-run", durationMs: 0, savedMs: 0, blockedBy: outcome.because }, outcome)
+          }
+          yield* report(TaskEvent.Skipped({ task: node.ref, because: outcome.because }))
+          return yield* settle(node, { task: node.ref, status: "skipped", durationMs: 0, savedMs: 0 }, outcome)
+        }
+        const depResults = awaited.right
+        // `label` and `inputs` are plugin code: a throw or failure fails that task, not the whole run.
+        const labelled = Either.try(() => node.task.label(depResults))
+        const ref: TaskRef = Either.isRight(labelled) ? { ...node.ref, label: labelled.right } : node.ref
+        if (Either.isLeft(labelled)) return yield* fail(node, ref, undefined, labelled.left)
+        const depKeys = Object.fromEntries(node.task.keyDeps.flatMap((alias) => {
+          const dep = depResults.get(alias)
+          return dep === undefined ? [] : [[alias, dep.key] as const]
+        }))
+        const computed = yield* Effect.suspend(() => node.task.keyInputs(depResults)).pipe(
+          Effect.catchAllDefect((defect) => Effect.fail(defect)),
+          Effect.flatMap((inputs) => taskKey(node.ref.kind, inputs, depKeys)),
+          Effect.either
         )
-        if (Either.isLeft(computed)) return yield* fail(node, undefined, computed.left)
+        if (Either.isLeft(computed)) return yield* fail(node, ref, undefined, computed.left)
         const { key, structure } = computed.right
 
         const owner = owners.get(key)
         if (owner !== undefined) {
           const outcome = yield* Deferred.await(owner.done)
-          if (outcome._tag === "NotDone") {
-            yield* report(TaskEvent.Skipped({ task: node.ref, because: outcome.because }))
-            return yield* settle(node, { task: node.ref, status: "skipped", key, durationMs: 0, savedMs: 0 }, outcome)
+          if (outcome._tag !== "Done") {
+            if (outcome._tag === "Pending") {
+              yield* report(TaskEvent.WouldRun({ task: ref, key, miss: undefined, changes: [], blockedBy: outcome.because }))
+              return yield* settle(node, { task: ref, status: "would-run", key, durationMs: 0, savedMs: 0, structure, blockedBy: outcome.because }, outcome)
+            }
+            yield* report(TaskEvent.Skipped({ task: ref, because: outcome.because }))
+            return yield* settle(node, { task: ref, status: "skipped", key, durationMs: 0, savedMs: 0 }, outcome)
           }
-          yield* report(TaskEvent.Deduped({ task: node.ref, key, sameAs: owner.ref }))
-          if (options.cache !== undefined) yield* warnOnWriteFailure(node, key)(options.cache.saveRun(node.qid, structure, key))
-          return yield* settle(node, { task: node.ref, status: "deduped", key, durationMs: 0, savedMs: 0, output: outcome.output }, outcome)
+          yield* report(TaskEvent.Deduped({ task: ref, key, sameAs: owner.ref }))
+          yield* saveRun(node, ref, structure, key)
+          return yield* settle(node, { task: ref, status: "deduped", key, durationMs: 0, savedMs: 0, output: outcome.output, structure }, outcome)
         }
         owners.set(key, node)
 
         const hit = yield* lookup(node, key)
-        if (Either.isLeft(hit)) return yield* execute(node, key, structure, hit.left, depResults)
+        if (Either.isLeft(hit)) return yield* execute(node, ref, key, structure, hit.left, depResults)
         const [produced, savedMs] = hit.right
-        yield* report(TaskEvent.Cached({ task: node.ref, key, savedMs }))
-        if (options.cache !== undefined) yield* warnOnWriteFailure(node, key)(options.cache.saveRun(node.qid, structure, key))
-        yield* settle(node, { task: node.ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output }, {
+        yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
+        yield* saveRun(node, ref, structure, key)
+        yield* settle(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
           _tag: "Done",
           key,
           value: produced.value,
@@ -360,6 +445,7 @@ export const runGraphs = <E, R>(
         skipped: count("skipped"),
         failed: count("failed"),
         cancelled: count("cancelled"),
+        wouldRun: count("would-run"),
         wallMs,
         savedMs: ordered.reduce((sum, r) => sum + r.savedMs, 0),
         results: ordered,

@@ -35,7 +35,13 @@ export interface Task<out A, out E = never, out R = never> {
   readonly cacheable: boolean
   /** alias → dependency; the alias names the dependency inside this task's key structure. */
   readonly deps: ReadonlyArray<readonly [alias: string, task: AnyTask]>
-  readonly keyInputs: (deps: ReadonlyMap<string, DepResult<unknown>>) => JsonObject
+  /** Aliases whose task keys go into this task's key (`deps` of its key structure). */
+  readonly keyDeps: ReadonlyArray<string>
+  /** Side-effect free (e.g. a version lookup): a dry run may execute it to learn what its dependents' keys are. */
+  readonly probe: boolean
+  /** What reports call this run of the task once its dependencies are done (e.g. `http:hello@1.0.0`). */
+  readonly label: (deps: ReadonlyMap<string, DepResult<unknown>>) => string
+  readonly keyInputs: (deps: ReadonlyMap<string, DepResult<unknown>>) => Effect.Effect<JsonObject, E, R>
   readonly execute: (deps: ReadonlyMap<string, DepResult<unknown>>) => Effect.Effect<Produced<A>, E | TaskOutputError, R>
   /** Decodes a cached output and re-validates it; Left is why the cached output cannot be used. */
   readonly restore: (output: Json) => Effect.Effect<Either.Either<Produced<A>, string>, never, R>
@@ -50,9 +56,10 @@ type Deps = Readonly<Record<string, AnyTask>>
 export type DepValues<D extends Deps> = { readonly [K in keyof D]: DepResult<TaskValue<D[K]>> }
 
 /**
- * How a task is declared. `inputs` must name everything its result depends on besides its dependencies'
- * keys; `output` encodes the result to JSON for the action cache. `run` may use a Scope (temp files,
- * child processes): it is closed when the task ends, fails or is interrupted.
+ * How a task is declared. `inputs` must name everything its result depends on besides the keys of the
+ * dependencies listed in `keyDeps` (default: all); it may read the world (an Effect), e.g. to fingerprint a
+ * tree. `output` encodes the result to JSON for the action cache. `run` may use a Scope (temp files, child
+ * processes): it is closed when the task ends, fails or is interrupted.
  */
 export interface TaskSpec<A, I extends Json, E, R, D extends Deps> {
   readonly id: string
@@ -60,8 +67,16 @@ export interface TaskSpec<A, I extends Json, E, R, D extends Deps> {
   readonly resource: ResourceClass
   readonly cacheable: boolean
   readonly deps?: D
+  /**
+   * Dependencies whose keys are part of this task's key. A task whose inputs already name what it uses of a
+   * dependency's output (a version, a digest) lists none, so an upstream rerun with the same result does not
+   * invalidate it.
+   */
+  readonly keyDeps?: ReadonlyArray<keyof D & string>
+  readonly probe?: boolean
+  readonly label?: (deps: DepValues<D>) => string
   readonly output: Schema.Schema<A, I>
-  readonly inputs: (deps: DepValues<D>) => JsonObject
+  readonly inputs: (deps: DepValues<D>) => JsonObject | Effect.Effect<JsonObject, E, R>
   readonly run: (deps: DepValues<D>) => Effect.Effect<A, E, R>
   /** Blobs in the cache store the value refers to; a hit whose blobs are gone or damaged is a miss. */
   readonly blobs?: (value: A) => ReadonlyArray<BlobRef>
@@ -100,7 +115,13 @@ export const task = <A, I extends Json, E, R, D extends Deps = {}>(
     resource: spec.resource,
     cacheable: spec.cacheable,
     deps,
-    keyInputs: (results) => spec.inputs(typed(results)),
+    keyDeps: spec.keyDeps ?? deps.map(([alias]) => alias),
+    probe: spec.probe ?? false,
+    label: (results) => spec.label?.(typed(results)) ?? spec.id,
+    keyInputs: (results) => {
+      const inputs = spec.inputs(typed(results))
+      return Effect.isEffect(inputs) ? Effect.scoped(inputs) : Effect.succeed(inputs)
+    },
     execute: (results) =>
       Effect.scoped(spec.run(typed(results))).pipe(
         Effect.flatMap((value) =>
@@ -204,4 +225,15 @@ const topologicalOrder = (name: string, tasks: ReadonlyArray<AnyTask>): Either.E
     }
   }
   return Either.right(order)
+}
+
+/**
+ * Inside `inputs` or `run` of a task whose dependencies are a record built at run time (one per tool), the
+ * value of the dependency `t` listed under `alias`.
+ */
+export const depValue = <A>(deps: Readonly<Record<string, DepResult<unknown>>>, alias: string, t: Task<A, unknown, unknown>): A => {
+  const found = deps[alias]
+  if (found === undefined) throw new Error(`task dependency "${alias}" (${t.kind} ${t.id}) is not among the task's deps`)
+  // The scheduler fills each alias from the task it names, so the value has t's output type.
+  return found.value as A
 }

@@ -52,39 +52,73 @@ type Owner = { readonly uid: number; readonly gid: number }
 type Compression = { readonly algorithm: "gzip" | "zstd" | "none"; readonly level: number }
 
 /**
- * The named key inputs of each task kind, documented once. Dependencies are not listed: their keys are
- * added under `deps` by the scheduler. A digest input (`sha256:...`) lets a task depend on a dependency's
- * output content rather than on its key, so an unchanged rebuild upstream does not invalidate it.
+ * The named key inputs of each task kind, documented once. Build tasks name what they use of a dependency's
+ * output (a resolved version, a digest) as an input instead of listing the dependency's key, so an upstream
+ * rerun that produced the same result does not invalidate them. `format` of a layer task is the engine's
+ * layer-format version: bumped whenever the same inputs would give other bytes.
  */
 export type TaskKeyInputs = {
-  /** Tool request → concrete version. `request` is what mise.toml says ("20", "lts", "latest"). */
-  readonly resolve: { readonly backend: string; readonly tool: string; readonly request: string; readonly options: JsonObject; readonly platform: Platform }
-  /** Install one resolved version; `options` are the backend options that change what gets installed. */
-  readonly install: { readonly backend: string; readonly tool: string; readonly version: string; readonly options: JsonObject; readonly platform: Platform }
-  /** One tool's layer: the install tree's fingerprint, where it lands and as whom, and how it is packed. */
+  /**
+   * Tool request → concrete version. `request` is what mise.toml says ("20", "lts", "latest", "path:./x");
+   * `pin` is the lockfile's version. Whether a cached answer still holds (an installed match, a fresh
+   * upstream answer) is checked when it is restored, not hashed.
+   */
+  readonly resolve: {
+    readonly backend: string
+    readonly tool: string
+    readonly request: string
+    readonly options: JsonObject
+    readonly platform: Platform
+    readonly pin: string | null
+  }
+  /** Install one resolved version (never `latest`) into `installDir`; `options` change what gets installed. */
+  readonly install: {
+    readonly backend: string
+    readonly tool: string
+    readonly version: string
+    readonly options: JsonObject
+    readonly platform: Platform
+    readonly installDir: string
+  }
+  /**
+   * One tool's layer: the install tree's content fingerprint (`tree`), the host dir it is relocated from,
+   * where it lands (`prefix`) and as whom, and how it is packed.
+   */
   readonly "tool-layer": {
+    readonly format: string
     readonly tool: string
     readonly version: string
     readonly tree: string
-    readonly mountPoint: string
+    readonly hostRoot: string
+    readonly prefix: string
     readonly owner: Owner
     readonly relocation: number
     readonly compression: Compression
   }
-  /** A host path copied into the image. */
-  readonly "copy-layer": { readonly image: string; readonly tree: string; readonly owner: Owner; readonly compression: Compression }
-  /** The mise binary at /usr/local/bin/mise. */
-  readonly "mise-layer": { readonly binary: string; readonly owner: Owner; readonly compression: Compression }
-  /** The synthesized /etc/mise/config.toml, by the digest of its text. */
-  readonly "config-layer": { readonly config: string; readonly owner: Owner; readonly compression: Compression }
+  /** A host path copied into the image; `tree` is its content fingerprint (a tree, a file or `link:<target>`). */
+  readonly "copy-layer": {
+    readonly format: string
+    readonly host: string
+    readonly image: string
+    readonly tree: string
+    readonly owner: Owner
+    readonly compression: Compression
+  }
+  /** The mise binary at /usr/local/bin/mise, by the digest of its bytes. */
+  readonly "mise-layer": { readonly format: string; readonly binary: string; readonly owner: Owner; readonly compression: Compression }
+  /** The synthesized /etc/mise/config.toml, by its text. */
+  readonly "config-layer": { readonly format: string; readonly config: string; readonly owner: Owner; readonly compression: Compression }
   /** A base image, by reference and (when pinned) manifest digest, for one platform. */
   readonly "base-image": { readonly reference: string; readonly digest?: string; readonly platform: Platform }
-  /** The OCI layout of one image: layer and config digests in order, plus tag and annotations. */
+  /**
+   * The OCI layout of one image written into `outputDir`: the image config as it will be written and the
+   * layer descriptors in order (so any layer digest or config field change is named), plus the tag.
+   */
   readonly layout: {
-    readonly layers: ReadonlyArray<string>
-    readonly config: string
-    readonly tag?: string
-    readonly annotations: Readonly<Record<string, string>>
+    readonly outputDir: string
+    readonly tag: string | null
+    readonly config: Json
+    readonly layers: ReadonlyArray<{ readonly digest: string; readonly size: number; readonly annotations: Readonly<Record<string, string>> | null }>
   }
   /** Push a layout's manifest to a destination reference. */
   readonly push: { readonly destination: string; readonly manifest: string }

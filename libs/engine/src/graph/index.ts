@@ -22,6 +22,7 @@ export {
   type BlobRef,
   type DepResult,
   type DepValues,
+  depValue,
   GraphError,
   type Produced,
   type ResourceClass,

@@ -11,11 +11,13 @@ import {
 } from "../../src/graph/TaskKey"
 
 const layerInputs = keyInputs("tool-layer", {
+  format: "engine-layer/1",
   tool: "node",
   version: "20.11.1",
   tree: `sha256:${"1".repeat(64)}`,
+  hostRoot: "/data/installs/node/20.11.1",
   owner: { uid: 1000, gid: 1000 },
-  mountPoint: "/mise",
+  prefix: "/mise/installs/node/20.11.1",
   relocation: 2,
   compression: { algorithm: "gzip", level: 6 }
 })
@@ -35,8 +37,10 @@ describe("taskKey", () => {
     const reordered: JsonObject = {
       compression: { level: 6, algorithm: "gzip" },
       relocation: 2,
-      mountPoint: "/mise",
+      prefix: "/mise/installs/node/20.11.1",
       owner: { gid: 1000, uid: 1000 },
+      hostRoot: "/data/installs/node/20.11.1",
+      format: "engine-layer/1",
       tree: `sha256:${"1".repeat(64)}`,
       version: "20.11.1",
       tool: "node",
@@ -54,7 +58,9 @@ describe("taskKey", () => {
       { ...layerInputs, tree: `sha256:${"2".repeat(64)}` },
       { ...layerInputs, relocation: 1 },
       { ...layerInputs, owner: { uid: 0, gid: 1000 } },
-      { ...layerInputs, mountPoint: "/opt/mise" },
+      { ...layerInputs, prefix: "/opt/mise/installs/node/20.11.1" },
+      { ...layerInputs, hostRoot: "/elsewhere/installs/node/20.11.1" },
+      { ...layerInputs, format: "engine-layer/2" },
       { ...layerInputs, compression: { algorithm: "gzip", level: 9 } },
       { ...layerInputs, extra: null }
     ]
@@ -86,13 +92,13 @@ describe("diffKeyStructures", () => {
   it("names each changed, added and removed input and dependency", () => {
     const before = keyOf(layerInputs).structure
     const after = keyOf(
-      { ...layerInputs, version: "20.12.0", owner: { uid: 1000, gid: 1000, umask: 22 }, mountPoint: undefined },
+      { ...layerInputs, version: "20.12.0", owner: { uid: 1000, gid: 1000, umask: 22 }, prefix: undefined },
       { install: "c".repeat(64) }
     ).structure
     expect(diffKeyStructures(before, after)).toEqual([
       { path: "deps.install", change: "changed", before: "a".repeat(64), after: "c".repeat(64) },
-      { path: "inputs.mountPoint", change: "removed", before: "/mise" },
       { path: "inputs.owner.umask", change: "added", after: 22 },
+      { path: "inputs.prefix", change: "removed", before: "/mise/installs/node/20.11.1" },
       { path: "inputs.version", change: "changed", before: "20.11.1", after: "20.12.0" }
     ])
     expect(diffKeyStructures(before, before)).toEqual([])
