@@ -7,7 +7,7 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import type { Digest } from "./Digest"
 import { asLayoutError, type LayoutError } from "./Errors"
-import { gzipChunks } from "./Gzip"
+import { gzipMembers } from "./Gzip"
 import type { LayerEntry, Owner } from "./LayerEntry"
 import { tarChunks } from "./Tar"
 
@@ -42,7 +42,7 @@ const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, p
   const tarSize = { n: 0 }
   const gzSize = { n: 0 }
   const tar = counted(tarChunks(entries, opts.owner), diff, tarSize)
-  const gz = counted(gzipChunks(tar), comp, gzSize)
+  const gz = counted(gzipMembers(tar), comp, gzSize)
   await pipeline(Readable.from(gz), createWriteStream(path, { flags: "wx" }), { signal })
   const blob: LayerBlob = {
     digest: `sha256:${comp.digest("hex")}`,
