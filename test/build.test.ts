@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -165,6 +166,16 @@ describe("engine build: an http tool from scratch", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(readLayout(path.join(dir, "out2")).index.manifests[0]!.digest).toBe(before)
   })
+
+  it("skips a FIFO in an install dir with a warning instead of hanging (mise hangs forever)", async () => {
+    const other = path.join(work, "data-fifo")
+    fs.cpSync(data, other, { recursive: true, verbatimSymlinks: true })
+    execFileSync("mkfifo", [path.join(other, "installs", "http-hello", "1.0.0", "pipe")])
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out-fifo"], { cwd: dir, env: env(other) })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/pipe.*(FIFO|fifo|special)|(FIFO|fifo|special).*pipe/)
+    expect(readLayout(path.join(dir, "out-fifo")).index.manifests[0]!.digest).toBe(readLayout(out).index.manifests[0]!.digest)
+  }, 20_000)
 
   it("leaves no stale blobs when an output dir is reused for another version", async () => {
     const p = project("hello-bump", withUrl(helloToml("1.1.0")))
