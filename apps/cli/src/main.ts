@@ -4,21 +4,28 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { ENGINE_VERSION, EngineLive, exitCodeOf, messageOf } from "@engine/engine"
-import { Cause, Console, Effect, Layer } from "effect"
+import { Cause, Console, Effect, Exit, Layer } from "effect"
 import { backendsCommand } from "./commands/Backends"
 import { buildCommand } from "./commands/Build"
+import { cacheCommand } from "./commands/Cache"
+import { explainCommand } from "./commands/Explain"
 import { installCommand } from "./commands/Install"
 
 const engine = Command.make("engine").pipe(
   Command.withDescription("Build OCI images from mise.toml, one layer per tool"),
-  Command.withSubcommands([buildCommand, installCommand, backendsCommand])
+  Command.withSubcommands([buildCommand, installCommand, explainCommand, cacheCommand, backendsCommand])
 )
 
 const cli = Command.run(engine, { name: "engine", version: ENGINE_VERSION })
 
 const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
-const program = cli(process.argv).pipe(
+/** `--dry-run=json` (an optional flag value, which @effect/cli has no form for) is `--dry-run --json`. */
+const argv = process.argv.flatMap((arg) =>
+  arg === "--dry-run=json" ? ["--dry-run", "--json"] : arg === "--dry-run=text" ? ["--dry-run"] : [arg]
+)
+
+const program = cli(argv).pipe(
   Effect.catchAll((error) =>
     Effect.gen(function*() {
       // @effect/cli has already printed usage errors with their help text.
@@ -39,4 +46,9 @@ const program = cli(process.argv).pipe(
   Effect.provide(Layer.mergeAll(PlatformLive, EngineLive.pipe(Layer.provide(PlatformLive))))
 )
 
-NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
+// Interrupted by SIGINT/SIGTERM (finalizers have run: temp files are gone): exit as a shell expects, 128 + SIGINT.
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) => onExit(Exit.isFailure(exit) ? (Cause.isInterruptedOnly(exit.cause) ? 130 : 1) : 0)
+})

@@ -1,30 +1,28 @@
-import { FileSystem } from "@effect/platform"
-import type { BackendContext } from "@engine/backends"
-import {
-  type Descriptor,
-  type Digest,
-  encodeImageConfig,
-  encodeManifest,
-  fileEntries,
-  type ImageConfig,
-  type LayerBlob,
-  type LayerEntry,
-  MediaType,
-  openLayout,
-  treeEntries,
-  writeLayer
-} from "@engine/layout"
-import { Effect } from "effect"
+import type { FileSystem } from "@effect/platform"
+import { BackendRegistry, rejectUnsupported } from "@engine/backends"
+import type { Digest } from "@engine/layout"
+import { Effect, Either, Option } from "effect"
 import * as NodePath from "node:path"
 import { BuildError } from "./BuildError"
+import {
+  type BuildSetup,
+  configLayerTask,
+  copyLayerTask,
+  type LayerPart,
+  layoutTask,
+  miseLayerTask,
+  toolTasks,
+  type ToolTasks
+} from "./BuildTasks"
+import { type ActionCache, makeActionCache, openCacheStore } from "./cache"
+import { loadProject, type Project } from "./config"
+import { runGraphs, type RunSummary, type Task, type TaskEvent, taskGraph, type TaskGraph, type TaskRef, valueOf } from "./graph"
 import { planImage } from "./ImagePlan"
-import type { ImagePlan, Owner } from "./ImagePlan"
-import { imageEnv, rebasePathValue } from "./ImageEnv"
+import type { ImagePlan } from "./ImagePlan"
 import { Paths } from "./Paths"
-import { createdTimestamp, synthesizedMiseConfig, toolLabelKey } from "./Synthesized"
-import { prepareTools, type ReadyTool } from "./Toolset"
-import { loadProject } from "./config"
-import { ENGINE_VERSION } from "./Version"
+import { createdTimestamp } from "./Synthesized"
+import { toRequest } from "./Toolset"
+import type { ReadyTool } from "./Toolset"
 
 export interface BuildOptions {
   readonly cwd: string
@@ -37,7 +35,19 @@ export interface BuildOptions {
   readonly owner?: string | undefined
   readonly copies: ReadonlyArray<string>
   readonly includeGlobal: boolean
+  /** Layer tasks neither read nor write the action cache (installs and the layout still use it). */
   readonly noCache: boolean
+  /** Every task runs again; the cache is still written. */
+  readonly force?: boolean
+  /** Re-hash install trees and cached blobs instead of trusting stat snapshots and sizes. */
+  readonly verify?: boolean
+  /** `-j`: CPU-bound tasks (layer compression) at once; default: available cores. */
+  readonly jobs?: number | undefined
+  /** After a failure, finish the tasks that do not depend on it. */
+  readonly continueOnError?: boolean
+  /** No backend chatter (`installing x`, download lines) on stderr. */
+  readonly quiet?: boolean
+  readonly reporter?: (event: TaskEvent) => Effect.Effect<void>
   readonly env: Readonly<Record<string, string | undefined>>
   readonly now?: () => Date
 }
@@ -52,6 +62,30 @@ export interface LayerSummary {
   readonly size: number
 }
 
+/** One task of a run, as `--json` shows it. */
+export interface TaskSummary {
+  /** What dry-run, progress and `engine explain` call it: `tool-layer:http:hello@1.0.0`, `layout`. */
+  readonly task: string
+  readonly id: string
+  readonly kind: string
+  readonly status: string
+  readonly key?: string
+  readonly durationMs: number
+  readonly savedMs: number
+}
+
+export interface TasksSummary {
+  readonly total: number
+  readonly ran: number
+  readonly cached: number
+  readonly skipped: number
+  readonly failed: number
+  readonly wallMs: number
+  /** Sum of the recorded run times of the tasks restored from the cache. */
+  readonly savedMs: number
+  readonly results: ReadonlyArray<TaskSummary>
+}
+
 export interface BuildResult {
   readonly outputDir: string
   readonly manifestDigest: Digest
@@ -60,19 +94,48 @@ export interface BuildResult {
   readonly tag?: string
   readonly layers: ReadonlyArray<LayerSummary>
   readonly warnings: ReadonlyArray<string>
+  readonly tasks: TasksSummary
 }
 
-interface BuiltLayer {
-  readonly summary: LayerSummary
-  readonly blob: LayerBlob
-  readonly annotations?: Record<string, string>
+/** The name a task goes by for people: `kind:label` for per-item tasks (`tool-layer:http:hello@1.0.0`), else its id. */
+export const taskName = (ref: TaskRef): string =>
+  ref.label !== undefined && ref.id.startsWith(`${ref.kind}:`) ? `${ref.kind}:${ref.label}` : ref.id
+
+/** Layer kinds `--no-cache` keeps away from the action cache. */
+const LAYER_KINDS: ReadonlySet<string> = new Set(["tool-layer", "mise-layer", "copy-layer", "config-layer"])
+
+/** Any task of a build: what it produces and how it fails is read back through its own handle. */
+type BuildTask = Task<unknown, unknown, FileSystem.FileSystem>
+
+/** An image's graph before it runs, with the handles the result is read back through. */
+export interface PreparedBuild {
+  readonly project: Project
+  readonly plan: ImagePlan
+  readonly outputDir: string
+  readonly graph: TaskGraph<BuildTask>
+  readonly tools: ReadonlyArray<ToolTasks>
+  readonly parts: ReadonlyArray<LayerPart>
+  readonly layout: ReturnType<typeof layoutTask>
+  readonly cache: ActionCache
+  readonly warnings: Array<string>
+  readonly warn: (message: string) => void
 }
 
-/** `engine build`: mise.toml → OCI image layout on disk. */
-export const build = (opts: BuildOptions) =>
+/** `name`, then `name[2]`, `name[3]` for repeats: ids stay unique and stable across runs. */
+const uniqueNames = (names: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const seen = new Map<string, number>()
+  return names.map((n) => {
+    const count = (seen.get(n) ?? 0) + 1
+    seen.set(n, count)
+    return count === 1 ? n : `${n}[${count}]`
+  })
+}
+
+/** Loads the project, plans the image and builds its task graph; touches no tool and no output. */
+export const prepareBuild = (opts: BuildOptions) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     const paths = yield* Paths
+    const registry = yield* BackendRegistry
     const warnings: Array<string> = []
     const warn = (message: string) => {
       warnings.push(message)
@@ -85,189 +148,191 @@ export const build = (opts: BuildOptions) =>
       includeGlobal: opts.includeGlobal
     })
     const plan = yield* planImage(project, opts)
-    const ctx: BackendContext = paths.backendContext(project.settings, opts.env, warn)
-    const tools = yield* prepareTools(project, ctx, { install: true, mountPoint: plan.mountPoint })
-    if (tools.length === 0) warn("engine build: no tools in the toolset — image will have only the base layer")
+    const base = paths.backendContext(project.settings, opts.env, warn)
+    const ctx = opts.quiet === true ? { ...base, log: () => undefined } : base
+    const requests = project.tools.map(toRequest)
+    yield* rejectUnsupported(requests)
+    const backends = yield* Effect.forEach(requests, (r) => registry.get(r))
+    if (requests.length === 0) warn("engine build: no tools in the toolset — image will have only the base layer")
     if (project.env.bakedCount > 0) {
       warn(
         `engine build: baking ${project.env.bakedCount} [env] var(s) into the image config. These are visible via \`docker inspect\` / \`skopeo inspect\`; do not put secrets in [env] (use [oci.env] only for values safe to ship).`
       )
     }
-
-    const outputDir = NodePath.resolve(opts.cwd, opts.output)
-    yield* fs.makeDirectory(outputDir, { recursive: true }).pipe(
-      Effect.mapError((cause) => new BuildError({ reason: "Io", message: `cannot create output dir ${outputDir}: ${String(cause)}`, cause }))
-    )
-    const layout = yield* openLayout(outputDir)
-    const tempDir = yield* Effect.acquireRelease(
-      fs.makeTempDirectory({ directory: outputDir, prefix: ".engine-tmp-" }),
-      (dir) => fs.remove(dir, { recursive: true, force: true }).pipe(Effect.ignore)
-    ).pipe(Effect.mapError((cause) => new BuildError({ reason: "Io", message: `cannot create a temp dir in ${outputDir}: ${String(cause)}`, cause })))
-
-    const layerOf = (entries: ReadonlyArray<LayerEntry>, owner: Owner) => writeLayer(entries, { owner, tempDir })
-
-    const miseLayer: Array<BuiltLayer> = []
-    if (plan.miseBinary !== undefined) {
-      const blob = yield* layerOf(
-        fileEntries([{ path: "usr/local/bin/mise", source: plan.miseBinary, mode: 0o755, owner: plan.owner }]),
-        ROOT
-      )
-      miseLayer.push({ summary: summaryOf("mise", blob), blob })
-    }
-
-    const toolLayers = yield* Effect.forEach(
-      tools,
-      (tool) =>
-        Effect.gen(function*() {
-          const { entries, warnings: w } = yield* treeEntries({
-            root: tool.installDir,
-            prefix: tool.imageRoot.slice(1),
-            relocation: { hostRoot: tool.installDir, imageRoot: tool.imageRoot }
-          })
-          w.forEach(warn)
-          const blob = yield* layerOf(entries, plan.owner)
-          const built: BuiltLayer = {
-            summary: { ...summaryOf("tool", blob), tool: tool.request.short, version: tool.resolved.resolved },
-            blob,
-            annotations: {
-              "dev.mise.tool.short": tool.request.short,
-              "dev.mise.tool.version": tool.resolved.resolved,
-              "dev.mise.layer.prefix": tool.imageRoot.slice(1),
-              "dev.mise.layer.owner": `${plan.owner.uid}:${plan.owner.gid}`,
-              "dev.mise.layer.relocation": "2"
-            }
-          }
-          return built
-        }),
-      { concurrency: paths.cpus }
-    )
-
-    const copyLayers: Array<BuiltLayer> = []
     for (const copy of plan.copies) {
       warn(
         `engine build: copying host path ${copy.host} into the image at ${copy.image} — review its contents for secrets or credentials before sharing the image`
       )
-      const entries = yield* copyEntries(copy.host, copy.image, plan.owner, warn)
-      const blob = yield* layerOf(entries, ROOT)
-      copyLayers.push({ summary: { ...summaryOf("copy", blob), image: copy.image }, blob, annotations: { "dev.mise.copy": copy.image } })
     }
-
-    const toolVersions = tools.map((t) => [t.request.short, t.resolved.resolved] as const)
-    const configText = synthesizedMiseConfig(toolVersions)
-    const configLayerBlob = yield* layerOf(
-      fileEntries([{ path: "etc/mise/config.toml", data: new TextEncoder().encode(configText), mode: 0o644, owner: plan.owner }]),
-      ROOT
-    )
-    const layers: Array<BuiltLayer> = [
-      ...miseLayer,
-      ...toolLayers,
-      ...copyLayers,
-      { summary: summaryOf("config", configLayerBlob), blob: configLayerBlob }
-    ]
-
-    const created = createdTimestamp(opts.env.SOURCE_DATE_EPOCH, opts.now ?? (() => new Date()), warn)
-    const labels: Record<string, string> = {
-      "org.opencontainers.image.created": created,
-      "org.opencontainers.image.source": "engine build",
-      "dev.engine.version": ENGINE_VERSION
-    }
-    for (const [short, version] of toolVersions) labels[toolLabelKey(short)] = version
-    for (const [k, v] of plan.oci.labels) labels[k] = v
-
-    const env = imageEnv({
-      base: [],
-      projectEnv: project.env.vars,
-      unset: project.env.unset,
-      toolEnv: tools.flatMap((t) => t.execEnv.map(([k, v]) => [k, rebasePathValue(v, t.installDir, t.imageRoot)] as const)),
-      ociEnv: plan.oci.env,
-      mountPoint: plan.mountPoint,
-      binPaths: tools.flatMap((t) => t.imageBinPaths)
-    })
-    const config: ImageConfig = {
-      created,
-      author: "engine",
-      architecture: paths.imageArch,
-      os: "linux",
-      config: {
-        ...(plan.oci.user !== undefined ? { User: plan.oci.user } : {}),
-        Env: env,
-        ...(plan.oci.entrypoint !== undefined ? { Entrypoint: [...plan.oci.entrypoint] } : {}),
-        ...(plan.oci.cmd !== undefined ? { Cmd: [...plan.oci.cmd] } : {}),
-        WorkingDir: plan.oci.workdir ?? "/workspace",
-        Labels: labels
-      },
-      rootfs: { type: "layers", diff_ids: layers.map((l) => l.blob.diffId) }
-    }
-    const configDesc = yield* layout.putBlob(encodeImageConfig(config), MediaType.ImageConfig)
-    const layerDescs: Array<Descriptor> = []
-    for (const l of layers) {
-      yield* layout.adoptBlob(l.blob.path, l.blob.digest, l.blob.size)
-      layerDescs.push({
-        mediaType: MediaType.LayerGzip,
-        size: l.blob.size,
-        digest: l.blob.digest,
-        ...(l.annotations !== undefined ? { annotations: l.annotations } : {})
-      })
-    }
-    const manifestDesc = yield* layout.putBlob(
-      encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageManifest, config: configDesc, layers: layerDescs }),
-      MediaType.ImageManifest
-    )
-    yield* layout.writeIndex({
-      schemaVersion: 2,
-      mediaType: MediaType.ImageIndex,
-      manifests: [
-        {
-          ...manifestDesc,
-          ...(plan.tag !== undefined ? { annotations: { "org.opencontainers.image.ref.name": plan.tag } } : {})
-        }
-      ]
-    })
-    yield* layout.prune(new Set([manifestDesc.digest, configDesc.digest, ...layerDescs.map((d) => d.digest)]))
-    const result: BuildResult = {
+    const store = yield* openCacheStore(paths.cacheDir)
+    const outputDir = NodePath.resolve(opts.cwd, opts.output)
+    const now = opts.now ?? (() => new Date())
+    const setup: BuildSetup = {
+      project,
+      plan,
+      ctx,
+      store,
+      verify: opts.verify === true,
       outputDir,
-      manifestDigest: manifestDesc.digest,
-      manifestSize: manifestDesc.size,
-      configDigest: configDesc.digest,
-      ...(plan.tag !== undefined ? { tag: plan.tag } : {}),
-      layers: layers.map((l) => l.summary),
-      warnings
+      architecture: paths.imageArch,
+      created: createdTimestamp(opts.env.SOURCE_DATE_EPOCH, now, warn),
+      now: () => now().getTime()
     }
-    return result
-  }).pipe(Effect.scoped)
-
-const ROOT: Owner = { uid: 0, gid: 0 }
-
-const summaryOf = (kind: LayerSummary["kind"], blob: LayerBlob): LayerSummary => ({
-  kind,
-  digest: blob.digest,
-  diffId: blob.diffId,
-  size: blob.size
-})
-
-/** A copy's entries: a dir's contents go under IMAGE, a file or symlink lands exactly at IMAGE. */
-const copyEntries = (host: string, image: string, owner: Owner, warn: (m: string) => void) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const info = yield* fs.stat(host).pipe(
-      Effect.mapError((cause) => new BuildError({ reason: "Usage", message: `copy host path ${host} cannot be read: ${String(cause)}`, cause }))
-    )
-    if (info.type !== "Directory" && image.endsWith("/")) {
-      return yield* new BuildError({
-        reason: "Usage",
-        message: `copy image path "${image}" ends with \`/\` but ${NodePath.basename(host)} is not a directory; specify the exact destination file name`
-      })
-    }
-    // The copied content is the owner's; the system dirs above it (etc/, srv/) stay root's (mise's bug 4).
-    const { entries, warnings } = yield* treeEntries({
-      root: host,
-      prefix: image.replace(/^\/+|\/+$/g, ""),
-      relocation: { hostRoot: host, imageRoot: image },
-      owner,
-      prefixOwner: ROOT
-    })
-    warnings.forEach(warn)
-    return entries
+    const toolNames = uniqueNames(requests.map((r) => r.short))
+    const tools = project.tools.map((spec, i) => toolTasks(setup, spec, requests[i]!, backends[i]!, toolNames[i]!))
+    const copyIds = uniqueNames(plan.copies.map((c) => `copy-layer:${c.image}`))
+    const parts: ReadonlyArray<LayerPart> = [
+      ...(plan.miseBinary !== undefined ? [{ kind: "mise", task: miseLayerTask(setup, plan.miseBinary) } as const] : []),
+      ...tools.map((t) => ({ kind: "tool", task: t.layer, tool: t } as const)),
+      ...plan.copies.map((c, j) => ({ kind: "copy", task: copyLayerTask(setup, c, copyIds[j]!), image: c.image } as const)),
+      { kind: "config", task: configLayerTask(setup, tools) }
+    ]
+    const layout = layoutTask(setup, tools, parts)
+    const graph = yield* taskGraph<BuildTask>(project.root, [
+      ...tools.flatMap((t) => [t.resolve, t.install]),
+      ...parts.map((p) => p.task),
+      layout
+    ])
+    const cache = makeActionCache(store, { verify: opts.verify === true })
+    const prepared: PreparedBuild = { project, plan, outputDir, graph, tools, parts, layout, cache, warnings, warn }
+    return prepared
   })
 
+/** The run's failure as the task's own error, so the CLI prints its message and exit code (4 for an install). */
+const runOf = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
+  Effect.flatMap(Paths, (paths) =>
+    runGraphs([prepared.graph], {
+      cpu: opts.jobs ?? paths.cpus,
+      continueOnError: opts.continueOnError === true,
+      cache: prepared.cache,
+      force: opts.force === true,
+      ...(opts.noCache ? { bypass: LAYER_KINDS } : {}),
+      dryRun,
+      ...(opts.reporter !== undefined ? { reporter: opts.reporter } : {})
+    }).pipe(Effect.catchTag("RunFailed", (e) => Effect.fail(e.failures[0]?.cause ?? e)))
+  )
+
+const tasksSummary = (summary: RunSummary): TasksSummary => ({
+  total: summary.total,
+  ran: summary.ran,
+  cached: summary.cached,
+  skipped: summary.skipped,
+  failed: summary.failed,
+  wallMs: summary.wallMs,
+  savedMs: summary.savedMs,
+  results: summary.results.map((r) => ({
+    task: taskName(r.task),
+    id: r.task.id,
+    kind: r.task.kind,
+    status: r.status,
+    ...(r.key !== undefined ? { key: r.key } : {}),
+    durationMs: r.durationMs,
+    savedMs: r.savedMs
+  }))
+})
+
+const missing = (what: string) =>
+  new BuildError({ reason: "Layout", message: `internal: the build finished without a value for ${what}` })
+
+/** `engine build`: mise.toml → OCI image layout on disk, as a task graph over the local cache. */
+export const build = (opts: BuildOptions) =>
+  Effect.gen(function*() {
+    const prepared = yield* prepareBuild(opts)
+    const summary = yield* runOf(prepared, opts, false)
+    const name = prepared.graph.name
+    const value = <A>(t: Parameters<typeof valueOf<A>>[2], what: string) =>
+      Option.match(valueOf(summary, name, t), { onNone: () => Effect.fail(missing(what)), onSome: Effect.succeed })
+    const written = yield* value(prepared.layout, "the layout")
+    const layers = yield* Effect.forEach(prepared.parts, (p) =>
+      Effect.gen(function*() {
+        const layer = yield* value(p.task, p.task.id)
+        layer.warnings.forEach(prepared.warn)
+        const base = { digest: layer.digest, diffId: layer.diffId, size: layer.size }
+        switch (p.kind) {
+          case "tool": {
+            const resolved = yield* value(p.tool.resolve, p.tool.resolve.id)
+            return { kind: "tool", ...base, tool: p.tool.spec.short, version: resolved.version } satisfies LayerSummary
+          }
+          case "copy":
+            return { kind: "copy", ...base, image: p.image } satisfies LayerSummary
+          default:
+            return { kind: p.kind, ...base } satisfies LayerSummary
+        }
+      }))
+    const result: BuildResult = {
+      outputDir: prepared.outputDir,
+      manifestDigest: written.manifestDigest,
+      manifestSize: written.manifestSize,
+      configDigest: written.configDigest,
+      ...(prepared.plan.tag !== undefined ? { tag: prepared.plan.tag } : {}),
+      layers,
+      warnings: prepared.warnings,
+      tasks: tasksSummary(summary)
+    }
+    return result
+  })
+
+/** One task as `--dry-run` shows it. */
+export interface PlannedTask {
+  readonly task: string
+  readonly id: string
+  readonly kind: string
+  /** `hit`: restored from the cache; `run`: would run; `blocked`: would run, its key needs `blockedBy`'s output. */
+  readonly status: "hit" | "run" | "blocked"
+  readonly key?: string
+  /** Why it would run: `Absent` (not cached), `Undecodable` (cached result no longer valid), `Bypassed`, ... */
+  readonly miss?: string
+  readonly reason?: string
+  readonly blockedBy?: string
+  /** The tasks it waits for, by name. */
+  readonly dependsOn: ReadonlyArray<string>
+}
+
+export interface DryRun {
+  readonly tasks: ReadonlyArray<PlannedTask>
+  readonly hits: number
+  readonly runs: number
+}
+
+const planned = (graph: TaskGraph<BuildTask>, summary: RunSummary): ReadonlyArray<PlannedTask> => {
+  const names = new Map(summary.results.map((r) => [r.task.id, taskName(r.task)]))
+  const deps = new Map(graph.tasks.map((t) => [t.id, t.deps.map(([, dep]) => names.get(dep.id) ?? dep.id)]))
+  return summary.results.map((r): PlannedTask => ({
+    task: taskName(r.task),
+    id: r.task.id,
+    kind: r.task.kind,
+    status: r.status === "cached" || r.status === "deduped" ? "hit" : r.blockedBy !== undefined ? "blocked" : "run",
+    ...(r.key !== undefined ? { key: r.key } : {}),
+    ...(r.miss !== undefined ? { miss: r.miss._tag, reason: r.miss.detail } : {}),
+    ...(r.blockedBy !== undefined ? { blockedBy: taskName(r.blockedBy) } : {}),
+    dependsOn: deps.get(r.task.id) ?? []
+  }))
+}
+
+/** `engine build --dry-run`: every task with its key and whether it would hit; runs only version lookups. */
+export const dryRun = (opts: BuildOptions) =>
+  Effect.gen(function*() {
+    const prepared = yield* prepareBuild(opts)
+    const summary = yield* runOf(prepared, opts, true)
+    const tasks = planned(prepared.graph, summary)
+    const result: DryRun = {
+      tasks,
+      hits: tasks.filter((t) => t.status === "hit").length,
+      runs: tasks.filter((t) => t.status !== "hit").length
+    }
+    return result
+  })
+
+/** Finds TASK among a prepared build's tasks by id or by the name dry-run printed. */
+export const findTask = (summary: RunSummary, name: string) =>
+  Either.fromNullable(
+    summary.results.find((r) => r.task.id === name || taskName(r.task) === name),
+    () =>
+      new BuildError({
+        reason: "Usage",
+        message: `no task "${name}" in this build; its tasks are: ${summary.results.map((r) => taskName(r.task)).join(", ")}`
+      })
+  )
+
+export { runOf as runPrepared }
 export type { ImagePlan, ReadyTool }

@@ -100,7 +100,7 @@ export const prepareTools = (project: Project, ctx: BackendContext, opts: { read
   })
 
 /** Where a tool's install dir lands in the image, e.g. `/mise/installs/http-hello/1.0.0`. */
-export const imageRootOf = (mountPoint: string, tool: ResolvedTool): string =>
+export const imageRootOf = (mountPoint: string, tool: Pick<ResolvedTool, "short" | "versionDir">): string =>
   `${mountPoint}/installs/${toolDirName(tool.short)}/${tool.versionDir}`
 
 /** A tool's bin dirs and exec env as host paths, from its backend. */

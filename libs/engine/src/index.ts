@@ -2,9 +2,25 @@ import { BackendRegistryLive } from "@engine/backends"
 import { Layer } from "effect"
 import { PathsLive } from "./Paths"
 
-export { build, type BuildOptions, type BuildResult, type LayerSummary } from "./Build"
+export {
+  build,
+  type BuildOptions,
+  type BuildResult,
+  type DryRun,
+  dryRun,
+  type LayerSummary,
+  type PlannedTask,
+  type TasksSummary,
+  type TaskSummary,
+  taskName
+} from "./Build"
 export { BuildError, InstallError } from "./BuildError"
+export { LAYER_FORMAT } from "./BuildTasks"
+export { cacheClear, cacheLs, cachePrune, cacheRoot, cacheStats } from "./CacheAdmin"
+export { type CacheEntryInfo, type CacheStats, type PruneResult } from "./cache"
 export { EXIT, exitCodeOf, messageOf } from "./Errors"
+export { explain, type Explanation, type RecordedRun } from "./Explain"
+export { formatKeyStructure, type InputChange, type TaskEvent, type TaskRef } from "./graph"
 export { imageEnv, rebasePathValue } from "./ImageEnv"
 export { install, type InstallOptions, type InstallResult } from "./Install"
 export { listBackends } from "./ListBackends"

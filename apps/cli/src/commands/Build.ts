@@ -1,60 +1,45 @@
 import { Command, Options } from "@effect/cli"
-import { build, type BuildResult } from "@engine/engine"
+import { build, type BuildResult, type DryRun, dryRun } from "@engine/engine"
 import { Console, Effect, Option } from "effect"
-import { cd, includeGlobal, json } from "../Shared"
+import { buildFlags, toBuildOptions } from "../BuildFlags"
+import { progressReporter, progressStyle, summaryLine } from "../Progress"
+import { json } from "../Shared"
 
-const output = Options.text("output").pipe(
-  Options.withAlias("o"),
-  Options.withDescription("Output directory for the OCI image layout"),
-  Options.withDefault("./mise-oci")
-)
-const from = Options.text("from").pipe(
-  Options.withDescription("Base image reference (overrides [oci].from and oci.default_from); `scratch` for none"),
+const jobs = Options.integer("jobs").pipe(
+  Options.withAlias("j"),
+  Options.withDescription("Tasks compressing layers at once (default: the number of cores)"),
   Options.optional
 )
-const tag = Options.text("tag").pipe(
-  Options.withAlias("t"),
-  Options.withDescription("Tag written to index.json as org.opencontainers.image.ref.name"),
-  Options.optional
+const keepGoing = Options.boolean("continue").pipe(
+  Options.withDescription("After a task fails, finish the tasks that do not depend on it before exiting")
 )
-const mountPoint = Options.text("mount-point").pipe(
-  Options.withDescription("Where tool installs live inside the image (default /mise); must be absolute"),
-  Options.optional
+const dryRunFlag = Options.boolean("dry-run").pipe(
+  Options.withDescription(
+    "Print the task graph with each task's key and whether it would be a cache hit; build nothing (`--dry-run=json` for JSON)"
+  )
 )
-const noMise = Options.boolean("no-mise").pipe(Options.withDescription("Do not embed a mise binary at /usr/local/bin/mise"))
-const miseBin = Options.file("mise-bin").pipe(
-  Options.withDescription("The mise binary to embed (default: `mise` found on PATH)"),
-  Options.optional
+export const quiet = Options.boolean("quiet").pipe(
+  Options.withAlias("q"),
+  Options.withDescription("No progress lines or summary on stderr (warnings and errors still print)")
 )
-const owner = Options.text("owner").pipe(
-  Options.withDescription("UID[:GID] owning the tool files in the image (default [oci].user_id/group_id, else 0:0)"),
-  Options.optional
-)
-const copy = Options.text("copy").pipe(
-  Options.withDescription("HOST:IMAGE — copy a host file or dir into the image (repeatable)"),
-  Options.repeated
-)
-const noCache = Options.boolean("no-cache").pipe(Options.withDescription("Rebuild every layer, ignoring the local cache"))
 
 export const buildCommand = Command.make(
   "build",
-  { output, from, tag, mountPoint, noMise, miseBin, owner, copy, includeGlobal, noCache, json, cd },
+  { ...buildFlags, jobs, keepGoing, dryRun: dryRunFlag, quiet, json },
   (o) =>
     Effect.gen(function*() {
-      const result = yield* build({
-        cwd: Option.getOrElse(o.cd, () => process.cwd()),
-        output: o.output,
-        from: Option.getOrUndefined(o.from),
-        tag: Option.getOrUndefined(o.tag),
-        mountPoint: Option.getOrUndefined(o.mountPoint),
-        noMise: o.noMise,
-        miseBin: Option.getOrUndefined(o.miseBin),
-        owner: Option.getOrUndefined(o.owner),
-        copies: o.copy,
-        includeGlobal: o.includeGlobal,
-        noCache: o.noCache,
-        env: process.env
-      })
+      const opts = {
+        ...toBuildOptions(o),
+        jobs: Option.getOrUndefined(o.jobs),
+        continueOnError: o.keepGoing,
+        quiet: o.quiet
+      }
+      if (o.dryRun) {
+        const plan = yield* dryRun(opts)
+        return yield* Console.log(o.json ? JSON.stringify(plan, null, 2) : renderDryRun(plan))
+      }
+      const result = yield* build(o.quiet ? opts : { ...opts, reporter: progressReporter(process.stderr, progressStyle(process.stderr, process.env)) })
+      if (!o.quiet) process.stderr.write(`${summaryLine(result.tasks)}\n`)
       yield* o.json ? Console.log(JSON.stringify(result, null, 2)) : Console.log(renderBuild(result))
     })
 ).pipe(Command.withDescription("Build an OCI image layout from the project's mise.toml, one layer per tool"))
@@ -64,5 +49,35 @@ const renderBuild = (r: BuildResult): string => {
   for (const l of r.layers) {
     if (l.kind === "tool") lines.push(`  ${l.tool}@${l.version}  ${l.digest.slice(0, 19)}  ${l.size} bytes`)
   }
+  return lines.join("\n")
+}
+
+const MISS: Readonly<Record<string, string>> = {
+  Absent: "not cached",
+  Undecodable: "cached result no longer holds",
+  Corrupt: "cache entry damaged",
+  BlobMissing: "cached blob missing",
+  BlobCorrupt: "cached blob damaged",
+  Unreadable: "cache entry unreadable",
+  Bypassed: "--no-cache",
+  Forced: "--force",
+  NotCacheable: "never cached",
+  NoCache: "no cache"
+}
+
+/** One line per task in dependency order: name, short key, and hit / run / run after X. */
+const renderDryRun = (plan: DryRun): string => {
+  const width = Math.max(4, ...plan.tasks.map((t) => t.task.length))
+  const lines = [`${"TASK".padEnd(width)}  ${"KEY".padEnd(16)}  WOULD`]
+  for (const t of plan.tasks) {
+    const status = t.status === "hit"
+      ? "hit"
+      : t.status === "blocked"
+      ? `run (key needs ${t.blockedBy ?? "a task that would run"})`
+      : `run (${(t.miss !== undefined ? MISS[t.miss] : undefined) ?? t.reason ?? "miss"})`
+    lines.push(`${t.task.padEnd(width)}  ${(t.key ?? "-").slice(0, 16).padEnd(16)}  ${status}`)
+    if (t.dependsOn.length > 0) lines.push(`${"".padEnd(width)}    after ${t.dependsOn.join(", ")}`)
+  }
+  lines.push(`${plan.hits} of ${plan.tasks.length} tasks would be cache hits, ${plan.runs} would run`)
   return lines.join("\n")
 }

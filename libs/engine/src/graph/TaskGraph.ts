@@ -61,7 +61,7 @@ export type DepValues<D extends Deps> = { readonly [K in keyof D]: DepResult<Tas
  * tree. `output` encodes the result to JSON for the action cache. `run` may use a Scope (temp files, child
  * processes): it is closed when the task ends, fails or is interrupted.
  */
-export interface TaskSpec<A, I extends Json, E, R, D extends Deps> {
+export interface TaskSpec<A, I extends Json, E, R, D extends Deps, EI = never, RI = never> {
   readonly id: string
   readonly kind: string
   readonly resource: ResourceClass
@@ -76,7 +76,7 @@ export interface TaskSpec<A, I extends Json, E, R, D extends Deps> {
   readonly probe?: boolean
   readonly label?: (deps: DepValues<D>) => string
   readonly output: Schema.Schema<A, I>
-  readonly inputs: (deps: DepValues<D>) => JsonObject | Effect.Effect<JsonObject, E, R>
+  readonly inputs: (deps: DepValues<D>) => JsonObject | Effect.Effect<JsonObject, EI, RI>
   readonly run: (deps: DepValues<D>) => Effect.Effect<A, E, R>
   /** Blobs in the cache store the value refers to; a hit whose blobs are gone or damaged is a miss. */
   readonly blobs?: (value: A) => ReadonlyArray<BlobRef>
@@ -99,9 +99,9 @@ export class GraphError extends Data.TaggedError("GraphError")<{
   readonly message: string
 }> {}
 
-export const task = <A, I extends Json, E, R, D extends Deps = {}>(
-  spec: TaskSpec<A, I, E, R, D>
-): Task<A, E, Exclude<R, Scope.Scope>> => {
+export const task = <A, I extends Json, E, R, D extends Deps = {}, EI = never, RI = never>(
+  spec: TaskSpec<A, I, E, R, D, EI, RI>
+): Task<A, E | EI, Exclude<R | RI, Scope.Scope>> => {
   const deps = Object.entries(spec.deps ?? {})
   // The scheduler fills each alias from the task it names, so every value has that task's output type.
   const typed = (results: ReadonlyMap<string, DepResult<unknown>>) =>

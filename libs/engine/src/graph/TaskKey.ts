@@ -49,7 +49,8 @@ export type KeyStructure = {
 // Type literals rather than interfaces: only those are assignable to JsonObject's index signature.
 type Platform = { readonly os: string; readonly arch: string; readonly libc?: string }
 type Owner = { readonly uid: number; readonly gid: number }
-type Compression = { readonly algorithm: "gzip" | "zstd" | "none"; readonly level: number }
+/** `memberSize`: uncompressed bytes per gzip member when a layer is compressed as several members. */
+type Compression = { readonly algorithm: "gzip" | "zstd" | "none"; readonly level: number; readonly memberSize?: number }
 
 /**
  * The named key inputs of each task kind, documented once. Build tasks name what they use of a dependency's

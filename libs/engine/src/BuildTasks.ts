@@ -1,0 +1,478 @@
+import { FileSystem } from "@effect/platform"
+import { type Backend, type BackendContext, installDir as installDirOf, type ResolvedTool, type ToolRequest } from "@engine/backends"
+import {
+  digestOf,
+  encodeImageConfig,
+  encodeIndex,
+  encodeManifest,
+  fileEntries,
+  GZIP_LEVEL,
+  GZIP_MEMBER_SIZE,
+  type LayerEntry,
+  MediaType,
+  OCI_LAYOUT_FILE,
+  openLayout,
+  treeEntries,
+  writeLayer
+} from "@engine/layout"
+import { Effect, Option, Schema } from "effect"
+import { lstatSync, readlinkSync } from "node:fs"
+import { readFile, stat } from "node:fs/promises"
+import * as NodePath from "node:path"
+import { BuildError } from "./BuildError"
+import { type CacheStore, fingerprintFile, fingerprintTree } from "./cache"
+import type { Project, ToolSpec } from "./config"
+import { type AnyTask, type DepResult, depValue, type Json, JsonSchema, keyInputs, task, type Task } from "./graph"
+import { assembleImage, indexOf, type ImageLayer, type ImageTool, manifestOf, toolLayerAnnotations } from "./ImageAssembly"
+import type { CopySpec, ImagePlan, Owner } from "./ImagePlan"
+import { isInstalled } from "./Installer"
+import { synthesizedMiseConfig } from "./Synthesized"
+import { describeTool, ensureInstalled, imageRootOf, localResolution, pinnedVersion, type Resolution, resolveTool } from "./Toolset"
+
+/** The engine's layer-format version: bumped whenever the same key inputs would give other layer bytes. */
+export const LAYER_FORMAT = "engine-layer/1"
+const COMPRESSION = { algorithm: "gzip", level: GZIP_LEVEL, memberSize: GZIP_MEMBER_SIZE } as const
+/** `dev.mise.layer.relocation`: symlinks and shebangs are rewritten from the host dir to the image dir. */
+const RELOCATION = 2
+/** A version answered by upstream (`latest`, a prefix with nothing installed) is asked again after this, like mise's remote versions cache. */
+const UPSTREAM_TTL_MS = 60 * 60 * 1000
+const ROOT: Owner = { uid: 0, gid: 0 }
+
+const Digest = Schema.TemplateLiteral("sha256:", Schema.String)
+
+const Resolved = Schema.Struct({
+  version: Schema.String,
+  versionDir: Schema.String,
+  installDir: Schema.String,
+  local: Schema.Boolean,
+  via: Schema.Literal("path", "pin", "installed", "upstream"),
+  /** When it was decided (ms since the epoch), for the upstream TTL. */
+  at: Schema.Number
+})
+export type Resolved = typeof Resolved.Type
+
+const Installed = Schema.Struct({
+  installDir: Schema.String,
+  local: Schema.Boolean,
+  /** Host paths; the layout rebases them into the image. */
+  binPaths: Schema.Array(Schema.String),
+  execEnv: Schema.Array(Schema.Tuple(Schema.String, Schema.String))
+})
+export type Installed = typeof Installed.Type
+
+const Layer = Schema.Struct({
+  digest: Digest,
+  diffId: Digest,
+  size: Schema.NonNegativeInt,
+  /** What the tree walk warned about, replayed on every build (also on a hit). */
+  warnings: Schema.Array(Schema.String)
+})
+export type Layer = typeof Layer.Type
+
+const BlobRef = Schema.Struct({ digest: Digest, size: Schema.NonNegativeInt })
+
+const Written = Schema.Struct({
+  manifestDigest: Digest,
+  manifestSize: Schema.NonNegativeInt,
+  configDigest: Digest,
+  /** sha256 of index.json as written: a hit needs the output dir to still hold it. */
+  indexDigest: Digest,
+  blobs: Schema.Array(BlobRef)
+})
+export type Written = typeof Written.Type
+
+/** Everything the tasks of one image need, decided before the graph runs. */
+export interface BuildSetup {
+  readonly project: Project
+  readonly plan: ImagePlan
+  readonly ctx: BackendContext
+  readonly store: CacheStore
+  /** `--verify`: re-hash trees and cached blobs instead of trusting stat snapshots and sizes. */
+  readonly verify: boolean
+  readonly outputDir: string
+  readonly architecture: string
+  readonly created: string
+  readonly now: () => number
+}
+
+export interface ToolTasks {
+  readonly spec: ToolSpec
+  readonly resolve: Task<Resolved, unknown, FileSystem.FileSystem>
+  readonly install: Task<Installed, unknown, FileSystem.FileSystem>
+  readonly layer: Task<Layer, unknown, FileSystem.FileSystem>
+}
+
+/** Writes a layer into the cache's temp dir and moves it into the blob store; nothing is left behind if interrupted. */
+const storeLayer = (store: CacheStore, entries: ReadonlyArray<LayerEntry>, owner: Owner) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const tempDir = yield* store.tempDir
+      const blob = yield* writeLayer(entries, { owner, tempDir })
+      yield* store.putBlobFromFile(blob.path, blob.digest, blob.size)
+      return { digest: blob.digest, diffId: blob.diffId, size: blob.size }
+    })
+  )
+
+const blobsOf = (layer: Layer) => [{ digest: layer.digest, size: layer.size }]
+
+const resolvedTool = (request: ToolRequest, r: Resolved): ResolvedTool => ({ ...request, resolved: r.version, versionDir: r.versionDir })
+
+const toResolved = (r: Resolution, at: number): Resolved => ({
+  version: r.tool.resolved,
+  versionDir: r.tool.versionDir,
+  installDir: r.dir,
+  local: r.local,
+  via: r.via,
+  at
+})
+
+/**
+ * A cached resolution holds while the project would still decide the same locally (same pin, same installed
+ * match, same dir), or, when it came from upstream and nothing local decides, while it is fresh.
+ */
+const stillResolves = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, cached: Resolved) =>
+  localResolution(spec, request, setup.project, setup.ctx).pipe(
+    Effect.map(Option.match({
+      onSome: (r) => r.tool.resolved === cached.version && r.dir === cached.installDir,
+      onNone: () =>
+        cached.via === "upstream" &&
+        setup.now() - cached.at < UPSTREAM_TTL_MS &&
+        cached.installDir === installDirOf(setup.ctx.dataDir, request.short, cached.version)
+    })),
+    Effect.orElseSucceed(() => false)
+  )
+
+/** resolve → install → tool-layer for one tool. `name` is unique in the image (`http:hello`, or `node[2]` for a second node). */
+export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, backend: Backend, name: string): ToolTasks => {
+  const { plan, ctx, store } = setup
+  const platform = { os: ctx.platform.os, arch: ctx.platform.arch }
+  const at = (r: Resolved) => `${request.short}@${r.version}`
+  const resolve = task({
+    id: `resolve:${name}`,
+    kind: "resolve",
+    resource: "net",
+    cacheable: true,
+    probe: true,
+    label: () => `${request.short}@${request.version}`,
+    output: Resolved,
+    inputs: () =>
+      keyInputs("resolve", {
+        backend: request.backend,
+        tool: request.short,
+        request: request.version,
+        options: request.options,
+        platform,
+        pin: pinnedVersion(spec, setup.project) ?? null
+      }),
+    run: () => Effect.map(resolveTool(backend, spec, request, setup.project, ctx), (r) => toResolved(r, setup.now())),
+    validate: (cached) => stillResolves(setup, spec, request, cached)
+  })
+  const install = task({
+    id: `install:${name}`,
+    kind: "install",
+    resource: "net",
+    cacheable: true,
+    deps: { resolve },
+    keyDeps: [],
+    label: ({ resolve }) => at(resolve.value),
+    output: Installed,
+    inputs: ({ resolve }) =>
+      keyInputs("install", {
+        backend: request.backend,
+        tool: request.short,
+        version: resolve.value.version,
+        options: request.options,
+        platform,
+        installDir: resolve.value.installDir
+      }),
+    run: ({ resolve }) =>
+      Effect.gen(function*() {
+        const r = resolve.value
+        const tool = resolvedTool(request, r)
+        yield* ensureInstalled(backend, { tool, dir: r.installDir, local: r.local, via: r.via }, ctx)
+        const { binPaths, execEnv } = yield* describeTool(backend, tool, r.installDir, ctx)
+        return { installDir: r.installDir, local: r.local, binPaths, execEnv }
+      }),
+    // The install is the data dir itself: a hit needs it still there and complete.
+    validate: (v) =>
+      v.local
+        ? Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(v.installDir)).pipe(Effect.orElseSucceed(() => false))
+        : isInstalled(v.installDir)
+  })
+  const layer = task({
+    id: `tool-layer:${name}`,
+    kind: "tool-layer",
+    resource: "cpu",
+    cacheable: true,
+    deps: { resolve, install },
+    keyDeps: [],
+    label: ({ resolve }) => at(resolve.value),
+    output: Layer,
+    blobs: blobsOf,
+    inputs: ({ resolve }) =>
+      fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }).pipe(
+        Effect.map((tree) =>
+          keyInputs("tool-layer", {
+            format: LAYER_FORMAT,
+            tool: request.short,
+            version: resolve.value.version,
+            tree: tree.digest,
+            hostRoot: resolve.value.installDir,
+            prefix: imageRootOf(plan.mountPoint, resolvedTool(request, resolve.value)),
+            owner: plan.owner,
+            relocation: RELOCATION,
+            compression: COMPRESSION
+          })
+        )
+      ),
+    run: ({ resolve }) =>
+      Effect.gen(function*() {
+        const r = resolve.value
+        const imageRoot = imageRootOf(plan.mountPoint, resolvedTool(request, r))
+        const { entries, warnings } = yield* treeEntries({
+          root: r.installDir,
+          prefix: imageRoot.slice(1),
+          relocation: { hostRoot: r.installDir, imageRoot }
+        })
+        const blob = yield* storeLayer(store, entries, plan.owner)
+        return { ...blob, warnings }
+      })
+  })
+  return { spec, resolve, install, layer }
+}
+
+/** The mise binary at /usr/local/bin/mise, owned by the image owner in a root-owned chain. */
+export const miseLayerTask = (setup: BuildSetup, binary: string) =>
+  task({
+    id: "mise-layer",
+    kind: "mise-layer",
+    resource: "cpu",
+    cacheable: true,
+    label: () => "usr/local/bin/mise",
+    output: Layer,
+    blobs: blobsOf,
+    inputs: () =>
+      fingerprintFile(setup.store, binary, { verify: setup.verify }).pipe(
+        Effect.map((file) =>
+          keyInputs("mise-layer", { format: LAYER_FORMAT, binary: file.digest, owner: setup.plan.owner, compression: COMPRESSION })
+        )
+      ),
+    run: () =>
+      storeLayer(setup.store, fileEntries([{ path: "usr/local/bin/mise", source: binary, mode: 0o755, owner: setup.plan.owner }]), ROOT).pipe(
+        Effect.map((blob) => ({ ...blob, warnings: [] }))
+      )
+  })
+
+const unreadableCopy = (host: string) => (cause: unknown) =>
+  new BuildError({ reason: "Usage", message: `copy host path ${host} cannot be read: ${String(cause)}`, cause })
+
+/** A copy source's content fingerprint: a tree, a file, or a symlink's target (copied as a link). */
+const hostFingerprint = (setup: BuildSetup, host: string) =>
+  Effect.gen(function*() {
+    const info = yield* Effect.try({ try: () => lstatSync(host), catch: unreadableCopy(host) })
+    if (info.isSymbolicLink()) return `link:${yield* Effect.try({ try: () => readlinkSync(host), catch: unreadableCopy(host) })}`
+    const fingerprint = info.isDirectory()
+      ? fingerprintTree(setup.store, host, { verify: setup.verify })
+      : fingerprintFile(setup.store, host, { verify: setup.verify })
+    return (yield* fingerprint).digest
+  })
+
+/** A copy's entries: a dir's contents go under IMAGE, a file or symlink lands exactly at IMAGE. */
+const copyEntries = (host: string, image: string, owner: Owner) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(host).pipe(Effect.mapError(unreadableCopy(host)))
+    if (info.type !== "Directory" && image.endsWith("/")) {
+      return yield* new BuildError({
+        reason: "Usage",
+        message: `copy image path "${image}" ends with \`/\` but ${NodePath.basename(host)} is not a directory; specify the exact destination file name`
+      })
+    }
+    // The copied content is the owner's; the system dirs above it (etc/, srv/) stay root's (mise's bug 4).
+    return yield* treeEntries({
+      root: host,
+      prefix: image.replace(/^\/+|\/+$/g, ""),
+      relocation: { hostRoot: host, imageRoot: image },
+      owner,
+      prefixOwner: ROOT
+    })
+  })
+
+export const copyLayerTask = (setup: BuildSetup, copy: CopySpec, id: string) =>
+  task({
+    id,
+    kind: "copy-layer",
+    resource: "cpu",
+    cacheable: true,
+    label: () => copy.image,
+    output: Layer,
+    blobs: blobsOf,
+    inputs: () =>
+      Effect.map(hostFingerprint(setup, copy.host), (tree) =>
+        keyInputs("copy-layer", { format: LAYER_FORMAT, host: copy.host, image: copy.image, tree, owner: setup.plan.owner, compression: COMPRESSION })),
+    run: () =>
+      Effect.gen(function*() {
+        const { entries, warnings } = yield* copyEntries(copy.host, copy.image, setup.plan.owner)
+        const blob = yield* storeLayer(setup.store, entries, ROOT)
+        return { ...blob, warnings }
+      })
+  })
+
+/** The tools' concrete versions in toolset order, for the synthesized config and the labels. */
+const versionsOf = (deps: Readonly<Record<string, DepResult<unknown>>>, tools: ReadonlyArray<ToolTasks>) =>
+  tools.map((t) => [t.spec.short, depValue(deps, t.resolve.id, t.resolve).version] as const)
+
+/** /etc/mise/config.toml naming every tool's version, as mise writes it. */
+export const configLayerTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>) =>
+  task({
+    id: "config-layer",
+    kind: "config-layer",
+    resource: "cpu",
+    cacheable: true,
+    deps: Object.fromEntries(tools.map((t): readonly [string, AnyTask] => [t.resolve.id, t.resolve])),
+    keyDeps: [],
+    label: () => "etc/mise/config.toml",
+    output: Layer,
+    blobs: blobsOf,
+    inputs: (deps) =>
+      keyInputs("config-layer", {
+        format: LAYER_FORMAT,
+        config: synthesizedMiseConfig(versionsOf(deps, tools)),
+        owner: setup.plan.owner,
+        compression: COMPRESSION
+      }),
+    run: (deps) =>
+      storeLayer(
+        setup.store,
+        fileEntries([{
+          path: "etc/mise/config.toml",
+          data: new TextEncoder().encode(synthesizedMiseConfig(versionsOf(deps, tools))),
+          mode: 0o644,
+          owner: setup.plan.owner
+        }]),
+        ROOT
+      ).pipe(Effect.map((blob) => ({ ...blob, warnings: [] })))
+  })
+
+/** One layer of the image, in manifest order, with what its descriptor says about it. */
+export type LayerPart =
+  | { readonly kind: "mise"; readonly task: Task<Layer, unknown, FileSystem.FileSystem> }
+  | { readonly kind: "tool"; readonly task: Task<Layer, unknown, FileSystem.FileSystem>; readonly tool: ToolTasks }
+  | { readonly kind: "copy"; readonly task: Task<Layer, unknown, FileSystem.FileSystem>; readonly image: string }
+  | { readonly kind: "config"; readonly task: Task<Layer, unknown, FileSystem.FileSystem> }
+
+const configJson = (bytes: Uint8Array): Json => Schema.decodeUnknownSync(JsonSchema)(JSON.parse(new TextDecoder().decode(bytes)))
+
+const blobFile = (dir: string, digest: string) => NodePath.join(dir, "blobs", "sha256", digest.slice("sha256:".length))
+
+/**
+ * The image's config, manifest and index in the output dir, its layers hardlinked from the cache. A hit
+ * needs the output dir to still hold what was written: the same index.json and every blob at its size
+ * (with --verify: the very cache file, by inode).
+ */
+export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, parts: ReadonlyArray<LayerPart>) => {
+  const { plan, project, store, outputDir } = setup
+  const deps = Object.fromEntries([
+    ...parts.map((p): readonly [string, AnyTask] => [p.task.id, p.task]),
+    ...tools.flatMap((t): ReadonlyArray<readonly [string, AnyTask]> => [[t.resolve.id, t.resolve], [t.install.id, t.install]])
+  ])
+  const image = (values: Readonly<Record<string, DepResult<unknown>>>) => {
+    const imageTools = tools.map((t): ImageTool & { readonly resolved: Resolved } => {
+      const resolved = depValue(values, t.resolve.id, t.resolve)
+      const installed = depValue(values, t.install.id, t.install)
+      return {
+        resolved,
+        short: t.spec.short,
+        version: resolved.version,
+        installDir: resolved.installDir,
+        imageRoot: imageRootOf(plan.mountPoint, { short: t.spec.short, versionDir: resolved.versionDir }),
+        binPaths: installed.binPaths,
+        execEnv: installed.execEnv
+      }
+    })
+    const layers = parts.map((p): ImageLayer => {
+      const blob = depValue(values, p.task.id, p.task)
+      switch (p.kind) {
+        case "tool": {
+          const tool = imageTools[tools.indexOf(p.tool)]
+          return { blob, ...(tool !== undefined ? { annotations: toolLayerAnnotations(plan, tool) } : {}) }
+        }
+        case "copy":
+          return { blob, annotations: { "dev.mise.copy": p.image } }
+        default:
+          return { blob }
+      }
+    })
+    return assembleImage({
+      plan,
+      projectEnv: project.env.vars,
+      unset: project.env.unset,
+      tools: imageTools,
+      layers,
+      created: setup.created,
+      architecture: setup.architecture
+    })
+  }
+  return task({
+    id: "layout",
+    kind: "layout",
+    resource: "io",
+    cacheable: true,
+    deps,
+    keyDeps: [],
+    label: () => outputDir,
+    output: Written,
+    blobs: (w) => w.blobs,
+    inputs: (values) => {
+      const assembled = image(values)
+      return keyInputs("layout", {
+        outputDir,
+        tag: plan.tag ?? null,
+        config: configJson(encodeImageConfig(assembled.config)),
+        layers: assembled.layers.map((d) => ({ digest: d.digest, size: d.size, annotations: d.annotations ?? null }))
+      })
+    },
+    run: (values) =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const assembled = image(values)
+        const configRef = yield* store.putBlob(encodeImageConfig(assembled.config))
+        const configDesc = { mediaType: MediaType.ImageConfig, size: configRef.size, digest: configRef.digest }
+        const manifestRef = yield* store.putBlob(encodeManifest(manifestOf(configDesc, assembled.layers)))
+        const manifestDesc = { mediaType: MediaType.ImageManifest, size: manifestRef.size, digest: manifestRef.digest }
+        const index = indexOf(manifestDesc, assembled.tagAnnotations)
+        yield* fs.makeDirectory(outputDir, { recursive: true }).pipe(
+          Effect.mapError((cause) => new BuildError({ reason: "Io", message: `cannot create output dir ${outputDir}: ${String(cause)}`, cause }))
+        )
+        const layout = yield* openLayout(outputDir)
+        const blobs = [...assembled.layers.map((d) => ({ digest: d.digest, size: d.size })), configRef, manifestRef]
+        yield* Effect.forEach(blobs, (b) => store.linkBlob(b.digest, layout.blobPath(b.digest)), { concurrency: 8, discard: true })
+        yield* layout.writeIndex(index)
+        yield* layout.prune(new Set(blobs.map((b) => b.digest)))
+        const written: Written = {
+          manifestDigest: manifestDesc.digest,
+          manifestSize: manifestDesc.size,
+          configDigest: configDesc.digest,
+          indexDigest: digestOf(encodeIndex(index)),
+          blobs
+        }
+        return written
+      }),
+    validate: (w) =>
+      Effect.promise(async () => {
+        const index = await readFile(NodePath.join(outputDir, "index.json")).catch(() => undefined)
+        if (index === undefined || digestOf(index) !== w.indexDigest) return false
+        const marker = await readFile(NodePath.join(outputDir, "oci-layout"), "utf8").catch(() => undefined)
+        if (marker !== OCI_LAYOUT_FILE) return false
+        for (const b of w.blobs) {
+          const out = await stat(blobFile(outputDir, b.digest)).catch(() => undefined)
+          if (out === undefined || out.size !== b.size) return false
+          if (setup.verify) {
+            const cached = await stat(store.blobPath(b.digest)).catch(() => undefined)
+            if (cached === undefined || cached.ino !== out.ino || cached.dev !== out.dev) return false
+          }
+        }
+        return true
+      })
+  })
+}

@@ -1,0 +1,117 @@
+import type { Descriptor, Digest, ImageConfig, ImageIndex, Manifest } from "@engine/layout"
+import { MediaType } from "@engine/layout"
+import type { ImagePlan } from "./ImagePlan"
+import { imageEnv, rebasePathValue } from "./ImageEnv"
+import { toolLabelKey } from "./Synthesized"
+import { rebaseOne } from "./Toolset"
+import { ENGINE_VERSION } from "./Version"
+
+/** A finished layer blob, as a layer task outputs it. */
+export interface LayerBlobInfo {
+  readonly digest: Digest
+  readonly diffId: Digest
+  readonly size: number
+}
+
+/** One tool as the image config sees it: host paths are rebased from `installDir` onto `imageRoot`. */
+export interface ImageTool {
+  readonly short: string
+  readonly version: string
+  readonly installDir: string
+  readonly imageRoot: string
+  readonly binPaths: ReadonlyArray<string>
+  readonly execEnv: ReadonlyArray<readonly [string, string]>
+}
+
+export interface ImageLayer {
+  readonly blob: LayerBlobInfo
+  readonly annotations?: Readonly<Record<string, string>>
+}
+
+export interface ImageInput {
+  readonly plan: ImagePlan
+  readonly projectEnv: ReadonlyArray<readonly [string, string]>
+  readonly unset: ReadonlyArray<string>
+  /** In toolset order. */
+  readonly tools: ReadonlyArray<ImageTool>
+  /** In manifest order: mise, tools, copies, config. */
+  readonly layers: ReadonlyArray<ImageLayer>
+  readonly created: string
+  readonly architecture: string
+}
+
+/** The config, manifest (config descriptor filled in by `encode`) and index of one image. */
+export interface AssembledImage {
+  readonly config: ImageConfig
+  readonly layers: ReadonlyArray<Descriptor>
+  readonly tagAnnotations?: Readonly<Record<string, string>>
+}
+
+/** Annotations of a tool layer, as mise writes them. */
+export const toolLayerAnnotations = (plan: ImagePlan, tool: { readonly short: string; readonly version: string; readonly imageRoot: string }) => ({
+  "dev.mise.tool.short": tool.short,
+  "dev.mise.tool.version": tool.version,
+  "dev.mise.layer.prefix": tool.imageRoot.slice(1),
+  "dev.mise.layer.owner": `${plan.owner.uid}:${plan.owner.gid}`,
+  "dev.mise.layer.relocation": "2"
+})
+
+/** The image config and layer descriptors, in mise 2026.9.15's order and values; pure. */
+export const assembleImage = (input: ImageInput): AssembledImage => {
+  const { plan } = input
+  const labels: Record<string, string> = {
+    "org.opencontainers.image.created": input.created,
+    "org.opencontainers.image.source": "engine build",
+    "dev.engine.version": ENGINE_VERSION
+  }
+  for (const t of input.tools) labels[toolLabelKey(t.short)] = t.version
+  for (const [k, v] of plan.oci.labels) labels[k] = v
+  const env = imageEnv({
+    base: [],
+    projectEnv: input.projectEnv,
+    unset: input.unset,
+    toolEnv: input.tools.flatMap((t) => t.execEnv.map(([k, v]) => [k, rebasePathValue(v, t.installDir, t.imageRoot)] as const)),
+    ociEnv: plan.oci.env,
+    mountPoint: plan.mountPoint,
+    binPaths: input.tools.flatMap((t) => t.binPaths.map((b) => rebaseOne(b, t.installDir, t.imageRoot)))
+  })
+  const config: ImageConfig = {
+    created: input.created,
+    author: "engine",
+    architecture: input.architecture,
+    os: "linux",
+    config: {
+      ...(plan.oci.user !== undefined ? { User: plan.oci.user } : {}),
+      Env: env,
+      ...(plan.oci.entrypoint !== undefined ? { Entrypoint: [...plan.oci.entrypoint] } : {}),
+      ...(plan.oci.cmd !== undefined ? { Cmd: [...plan.oci.cmd] } : {}),
+      WorkingDir: plan.oci.workdir ?? "/workspace",
+      Labels: labels
+    },
+    rootfs: { type: "layers", diff_ids: input.layers.map((l) => l.blob.diffId) }
+  }
+  const layers = input.layers.map((l): Descriptor => ({
+    mediaType: MediaType.LayerGzip,
+    size: l.blob.size,
+    digest: l.blob.digest,
+    ...(l.annotations !== undefined ? { annotations: { ...l.annotations } } : {})
+  }))
+  return {
+    config,
+    layers,
+    ...(plan.tag !== undefined ? { tagAnnotations: { "org.opencontainers.image.ref.name": plan.tag } } : {})
+  }
+}
+
+export const manifestOf = (configDesc: Descriptor, layers: ReadonlyArray<Descriptor>): Manifest => ({
+  schemaVersion: 2,
+  mediaType: MediaType.ImageManifest,
+  config: configDesc,
+  layers: [...layers]
+})
+
+export const indexOf = (manifestDesc: Descriptor, tagAnnotations: Readonly<Record<string, string>> | undefined): ImageIndex => ({
+  schemaVersion: 2,
+  mediaType: MediaType.ImageIndex,
+  manifests: [{ ...manifestDesc, ...(tagAnnotations !== undefined ? { annotations: { ...tagAnnotations } } : {}) }]
+})
