@@ -1,0 +1,190 @@
+import { createReadStream, readFileSync } from "node:fs"
+import * as tls from "node:tls"
+import type { Dispatcher } from "undici"
+import { isLoopback } from "./Reference"
+
+export interface TransportConfig {
+  readonly connectTimeoutMs: number
+  /** Longest wait for response headers once the request is sent. */
+  readonly headersTimeoutMs: number
+  /** Longest silence while reading a body, so a stalled socket fails instead of hanging. */
+  readonly idleTimeoutMs: number
+  readonly maxRedirects: number
+  readonly userAgent: string
+}
+
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE"
+
+/** Bodies are values, not streams, so a retry can send them again; a file is opened afresh per attempt. */
+export type RequestBody =
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array }
+  | { readonly _tag: "File"; readonly path: string }
+
+export interface HttpRequest {
+  readonly method: HttpMethod
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body?: RequestBody
+  /** Only GET and HEAD follow redirects; `Authorization` is dropped once a hop leaves the original origin. */
+  readonly followRedirects: boolean
+}
+
+export interface HttpResponse {
+  readonly status: number
+  /** The URL that answered, after redirects. */
+  readonly url: string
+  readonly header: (name: string) => string | undefined
+  /** Every value of a header that may repeat (WWW-Authenticate). */
+  readonly headerAll: (name: string) => ReadonlyArray<string>
+  readonly body: Dispatcher.ResponseData["body"]
+}
+
+export interface Transport {
+  readonly send: (request: HttpRequest, signal?: AbortSignal) => Promise<HttpResponse>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Node's bundled roots plus the system CA bundle, as curl and npm (`cafile`) trust it: a company registry or
+ * TLS-inspecting proxy is usually signed by a CA installed there, not by one Node ships.
+ */
+const trustedCertificates = (env: Readonly<Record<string, string | undefined>>): Array<string> => {
+  for (const file of [env.SSL_CERT_FILE, env.NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt"]) {
+    if (file === undefined || file === "") continue
+    try {
+      return [...tls.rootCertificates, readFileSync(file, "utf8")]
+    } catch {
+      // An unreadable bundle is not fatal: the next candidate, or Node's own roots, still apply.
+    }
+  }
+  return [...tls.rootCertificates]
+}
+
+const withoutAuthorization = (headers: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"))
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+/** An undici transport; undici itself and the CA bundle load on the first request (CLI start-up matters). */
+export const makeTransport = (
+  config: TransportConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Transport => {
+  let dispatchers: Promise<{ readonly direct: Dispatcher; readonly proxied: Dispatcher }> | undefined
+  const load = () =>
+    (dispatchers ??= import("undici").then(({ Agent, EnvHttpProxyAgent }) => {
+      const options = {
+        connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(env) },
+        headersTimeout: config.headersTimeoutMs,
+        bodyTimeout: config.idleTimeoutMs
+      }
+      // Loopback registries never go through HTTP(S)_PROXY, whatever NO_PROXY says.
+      return { direct: new Agent(options), proxied: new EnvHttpProxyAgent(options) }
+    }))
+
+  const send = async (request: HttpRequest, signal?: AbortSignal): Promise<HttpResponse> => {
+    const { direct, proxied } = await load()
+    const origin = new URL(request.url).origin
+    let url = new URL(request.url)
+    let method = request.method
+    let headers: Readonly<Record<string, string>> = request.headers
+    for (let hop = 0;; hop++) {
+      if (url.origin !== origin) headers = withoutAuthorization(headers)
+      const body = request.body === undefined || method === "GET" || method === "HEAD"
+        ? undefined
+        : request.body._tag === "Bytes"
+        ? request.body.bytes
+        : createReadStream(request.body.path)
+      const response = await (isLoopback(url.host) ? direct : proxied).request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers: { "user-agent": config.userAgent, ...headers },
+        ...(body !== undefined ? { body } : {}),
+        ...(signal !== undefined ? { signal } : {})
+      })
+      const location = response.headers["location"]
+      const target = Array.isArray(location) ? location[0] : location
+      if (request.followRedirects && REDIRECTS.has(response.statusCode) && target !== undefined) {
+        await response.body.dump()
+        if (hop >= config.maxRedirects) throw new Error(`more than ${config.maxRedirects} redirects from ${request.url}`)
+        url = new URL(target, url)
+        if (response.statusCode === 303 && method !== "HEAD") method = "GET"
+        continue
+      }
+      const raw = response.headers
+      const headerAll = (name: string): ReadonlyArray<string> => {
+        const v = raw[name.toLowerCase()]
+        return v === undefined ? [] : Array.isArray(v) ? v : [v]
+      }
+      return {
+        status: response.statusCode,
+        url: url.href,
+        header: (name) => headerAll(name)[0],
+        headerAll,
+        body: response.body
+      }
+    }
+  }
+
+  const close = async () => {
+    if (dispatchers === undefined) return
+    const { direct, proxied } = await dispatchers
+    await Promise.all([direct.destroy(), proxied.destroy()])
+  }
+
+  return { send, close }
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
+])
+
+const errorCode = (e: unknown): string | undefined => {
+  if (typeof e !== "object" || e === null) return undefined
+  const code = "code" in e ? e.code : undefined
+  if (typeof code === "string") return code
+  return "cause" in e ? errorCode(e.cause) : undefined
+}
+
+const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`
+
+/** A readable reason for a network failure, and whether trying again could help. */
+export const describeNetworkError = (
+  e: unknown,
+  config: TransportConfig
+): { readonly detail: string; readonly retryable: boolean } => {
+  const code = errorCode(e)
+  const text = e instanceof Error ? e.message : String(e)
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return { detail: `could not connect within ${secs(config.connectTimeoutMs)}`, retryable: true }
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return { detail: `no response within ${secs(config.headersTimeoutMs)}`, retryable: true }
+    case "UND_ERR_BODY_TIMEOUT":
+      return { detail: `the connection stalled (no data for ${secs(config.idleTimeoutMs)})`, retryable: true }
+    case "ECONNREFUSED":
+      return { detail: "connection refused", retryable: true }
+    case "ENOTFOUND":
+      return { detail: "host not found", retryable: false }
+    default:
+      return {
+        detail: code !== undefined && !text.includes(code) ? `${text} (${code})` : text,
+        retryable: code !== undefined && NETWORK_CODES.has(code)
+      }
+  }
+}
