@@ -4,7 +4,7 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { ENGINE_VERSION, EngineLive, exitCodeOf, messageOf } from "@engine/engine"
-import { Cause, Console, Effect, Exit, Layer } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Logger } from "effect"
 import { backendsCommand } from "./commands/Backends"
 import { buildCommand } from "./commands/Build"
 import { cacheCommand } from "./commands/Cache"
@@ -19,6 +19,15 @@ const engine = Command.make("engine").pipe(
 const cli = Command.run(engine, { name: "engine", version: ENGINE_VERSION })
 
 const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
+/** Log lines (e.g. a damaged cache entry being rebuilt) go to stderr as `warning: ...`, never into stdout's JSON. */
+const StderrLogger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+    process.stderr.write(`${logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()}: ${text}\n`)
+  })
+)
 
 /** `--dry-run=json` (an optional flag value, which @effect/cli has no form for) is `--dry-run --json`. */
 const argv = process.argv.flatMap((arg) =>
@@ -43,7 +52,7 @@ const program = cli(argv).pipe(
       process.exitCode = 70
     })
   ),
-  Effect.provide(Layer.mergeAll(PlatformLive, EngineLive.pipe(Layer.provide(PlatformLive))))
+  Effect.provide(Layer.mergeAll(PlatformLive, EngineLive.pipe(Layer.provide(PlatformLive)), StderrLogger))
 )
 
 // Interrupted by SIGINT/SIGTERM (finalizers have run: temp files are gone): exit as a shell expects, 128 + SIGINT.
