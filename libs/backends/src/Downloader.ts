@@ -22,6 +22,10 @@ export class DownloadError extends Data.TaggedError("DownloadError")<{
   readonly url: string
   /** The HTTP status, when the server answered. */
   readonly status?: number
+  /** The answer's headers (lowercase names), when the server answered: rate-limit and retry hints live there. */
+  readonly headers?: Readonly<Record<string, string>>
+  /** The start of the answer's body, when the server answered with an error (API errors explain themselves). */
+  readonly body?: string
   /** Whether trying again could help (network failure, 5xx, 408, 429). */
   readonly retryable: boolean
   readonly attempts: number
@@ -60,6 +64,8 @@ export interface DownloadResult {
 export interface TextResponse {
   readonly url: string
   readonly status: number
+  /** Lowercase names; repeated headers joined with `, ` (pagination `Link`s and the like). */
+  readonly headers: Readonly<Record<string, string>>
   readonly body: string
 }
 
@@ -100,7 +106,13 @@ export const defaultDownloaderConfig: DownloaderConfig = {
 
 /** Internal: one attempt's outcome before retries decide. */
 class Failure extends Error {
-  constructor(readonly detail: string, readonly retryable: boolean, readonly status?: number, readonly original?: unknown) {
+  constructor(
+    readonly detail: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly original?: unknown,
+    readonly answer?: { readonly headers: Readonly<Record<string, string>>; readonly body: string }
+  ) {
     super(detail)
   }
 }
@@ -153,12 +165,44 @@ const describe = (e: unknown, config: DownloaderConfig): Failure => {
   }
 }
 
-const statusFailure = (status: number) =>
-  new Failure(`HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trimEnd(), status >= 500 || RETRYABLE_STATUS.has(status), status)
+/** An exhausted rate limit resets in minutes or hours: retrying within seconds only spends more requests. */
+const rateLimitExhausted = (headers: Readonly<Record<string, string>>) =>
+  headers["x-ratelimit-remaining"] === "0" || headers["ratelimit-remaining"] === "0"
+
+const statusFailure = (status: number, headers: Readonly<Record<string, string>>, body: string) =>
+  new Failure(
+    `HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trimEnd(),
+    (status >= 500 || RETRYABLE_STATUS.has(status)) && !rateLimitExhausted(headers),
+    status,
+    undefined,
+    { headers, body }
+  )
 
 const headerValue = (headers: Dispatcher.ResponseData["headers"], name: string): string | undefined => {
   const v = headers[name]
   return Array.isArray(v) ? v[0] : v
+}
+
+const headerRecord = (headers: Dispatcher.ResponseData["headers"]): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value
+  }
+  return out
+}
+
+const ERROR_BODY_CHARS = 2000
+
+/** The start of an error answer's body; the rest is dropped unread. */
+const errorBody = async (body: Dispatcher.ResponseData["body"]): Promise<string> => {
+  let text = ""
+  const decoder = new TextDecoder()
+  for await (const chunk of body) {
+    text += decoder.decode(chunk as Uint8Array, { stream: true })
+    if (text.length >= ERROR_BODY_CHARS) break
+  }
+  await body.dump().catch(() => undefined)
+  return text.slice(0, ERROR_BODY_CHARS)
 }
 
 const filenameFromDisposition = (disposition: string | undefined): string | undefined => {
@@ -261,8 +305,8 @@ export const makeDownloader = (
           continue
         }
         if (response.statusCode < 200 || response.statusCode >= 300) {
-          await response.body.dump()
-          throw statusFailure(response.statusCode)
+          const body = await errorBody(response.body).catch(() => "")
+          throw statusFailure(response.statusCode, headerRecord(response.headers), body)
         }
         return { response, finalUrl: current }
       }
@@ -274,6 +318,7 @@ export const makeDownloader = (
       return new DownloadError({
         url,
         ...(failure.status !== undefined ? { status: failure.status } : {}),
+        ...(failure.answer !== undefined ? failure.answer : {}),
         retryable: failure.retryable,
         attempts: 1,
         message: `${what} ${url} failed: ${failure.detail}`,
@@ -360,7 +405,7 @@ export const makeDownloader = (
         try: async (signal) => {
           const { response, finalUrl } = await open(url, headers, signal)
           const body = await response.body.text()
-          const result: TextResponse = { url: finalUrl, status: response.statusCode, body }
+          const result: TextResponse = { url: finalUrl, status: response.statusCode, headers: headerRecord(response.headers), body }
           return result
         },
         catch: toDownloadError(url, "request to")

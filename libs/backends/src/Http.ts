@@ -1,19 +1,10 @@
 import { Effect, Either } from "effect"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
-import {
-  type ArchiveFormat,
-  decompressFile,
-  extractArchive,
-  formatFromExtension,
-  formatFromFileName,
-  installFile,
-  isArchive,
-  isCompressedFile
-} from "./Archive"
+import { type ArchiveFormat, formatFromExtension, formatFromFileName } from "./Archive"
+import { discoverBinPaths, insideInstallDir, installArtifact } from "./Artifact"
 import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
 import { BackendError } from "./Backend"
-import { cleanBinaryName } from "./BinaryName"
 import { type Checksum, type DownloaderShape, parseChecksum } from "./Downloader"
 import { toolDirName } from "./Naming"
 import { platformKey, platformOption, platformsWithOption } from "./Platform"
@@ -39,7 +30,7 @@ const template = (tool: ToolRequest, text: string, what: string, ctx: BackendCon
 
 /** A relative path inside the install dir, or an error (`bin_path` must not point elsewhere). */
 const insidePath = (tool: ToolRequest, option: string, value: string) =>
-  NodePath.isAbsolute(value) || NodePath.normalize(value).split(NodePath.sep).includes("..")
+  insideInstallDir(value) === undefined
     ? Effect.fail(fail(tool, `${option} "${value}" must be a path inside the install dir`))
     : Effect.succeed(value)
 
@@ -110,24 +101,11 @@ const formatOf = (tool: ToolRequest, ctx: BackendContext, fileName: string, serv
   return Effect.succeed<ArchiveFormat>(other ?? "raw")
 }
 
-const exists = (p: string) =>
-  Effect.promise(() => fsp.stat(p).then((s) => s.isDirectory(), () => false))
-
-/**
- * mise's http backend bin paths: `bin_path` if set; else `<install>/bin` if it exists; else every `<install>/*\/bin`;
- * else the install dir itself.
- */
+/** mise's http backend bin paths: `bin_path` if set, else `discoverBinPaths`. */
 const binPaths = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
   Effect.gen(function*() {
     const binPath = yield* binPathOf(tool, ctx)
-    if (binPath !== undefined) return [NodePath.join(dir, binPath)]
-    if (yield* exists(NodePath.join(dir, "bin"))) return [NodePath.join(dir, "bin")]
-    const names = yield* Effect.promise(() => fsp.readdir(dir).catch((): Array<string> => []))
-    const found: Array<string> = []
-    for (const name of [...names].sort()) {
-      if (yield* exists(NodePath.join(dir, name, "bin"))) found.push(NodePath.join(dir, name, "bin"))
-    }
-    return found.length > 0 ? found : [dir]
+    return binPath !== undefined ? [NodePath.join(dir, binPath)] : yield* discoverBinPaths(dir)
   })
 
 /** mise drops the download once installed unless `always_keep_download` is set. */
@@ -165,27 +143,19 @@ const unpack = (downloader: DownloaderShape, tool: ResolvedTool, dir: string, do
 
     const served = [fileNameFromUrl(download.finalUrl), ...(download.suggestedName !== undefined ? [download.suggestedName] : [])]
     const format = yield* formatOf(request, ctx, fileName, served)
-    if (isArchive(format)) {
-      // mise guesses a strip only when neither strip_components nor bin_path says how the archive is laid out.
-      const stripComponents = strip ?? (binPath === undefined ? "auto" : 0)
-      yield* extractArchive(download.path, dir, { format, stripComponents }).pipe(
-        Effect.tap((summary) =>
-          summary.skipped.length > 0
-            ? Effect.sync(() => ctx.warn(`${label(request)}: skipped special files in the archive: ${summary.skipped.join(", ")}`))
-            : Effect.void
-        ),
-        Effect.mapError((e) => fail(request, e.message, e))
-      )
-      return
-    }
-    // A single binary: named by `bin`, else cleaned of platform/version suffixes; placed in bin_path or the root.
     const bin = platformOption(tool.options, "bin", ctx.platform)
     if (bin !== undefined) yield* insidePath(request, "bin", bin)
-    const stem = isCompressedFile(format) ? fileName.slice(0, fileName.lastIndexOf(".")) : fileName
-    const name = bin ?? cleanBinaryName(stem, tool.name)
-    const target = NodePath.join(dir, binPath ?? "", name)
-    const write = isCompressedFile(format) ? decompressFile(download.path, format, target) : installFile(download.path, target)
-    yield* write.pipe(Effect.mapError((e) => fail(request, e.message, e)))
+    const summary = yield* installArtifact(download.path, dir, {
+      fileName,
+      format,
+      toolName: tool.name,
+      ...(strip !== undefined ? { stripComponents: strip } : {}),
+      ...(binPath !== undefined ? { binPath } : {}),
+      ...(bin !== undefined ? { bin } : {})
+    }).pipe(Effect.mapError((e) => fail(request, e.message, e)))
+    if (summary !== undefined && summary.skipped.length > 0) {
+      ctx.warn(`${label(request)}: skipped special files in the archive: ${summary.skipped.join(", ")}`)
+    }
   })
 
 /** The `http` backend: one configured version, one URL per platform, unpacked into the install dir. */

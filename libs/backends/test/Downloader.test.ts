@@ -146,9 +146,24 @@ describe("Downloader.fetchText", () => {
   it("returns the body and fails non-2xx with the status", async () => {
     server.route("/api.json", `{"a":1}`)
     const text = await run((d) => d.fetchText(`${server.url}/api.json`, { accept: "application/json" }))
-    expect(text).toEqual({ url: `${server.url}/api.json`, status: 200, body: `{"a":1}` })
+    expect(text).toMatchObject({ url: `${server.url}/api.json`, status: 200, body: `{"a":1}` })
+    expect(text.headers["content-length"]).toBe("7")
     expect(server.requests.filter((r) => r.path === "/api.json")[0]?.headers.accept).toBe("application/json")
     const e = await runFlip((d) => d.fetchText(`${server.url}/nope.json`))
     expect(e.message).toBe(`request to ${server.url}/nope.json failed: HTTP 404 Not Found`)
+  })
+
+  it("keeps an error answer's headers and body, and does not retry an exhausted rate limit", async () => {
+    server.route("/limited.json", (_req, res) => {
+      res.writeHead(429, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000" }).end(`{"message":"API rate limit exceeded"}`)
+    })
+    const e = await runFlip((d) => d.fetchText(`${server.url}/limited.json`))
+    expect(e._tag).toBe("DownloadError")
+    if (e._tag !== "DownloadError") return
+    expect(e.status).toBe(429)
+    expect(e.headers?.["x-ratelimit-reset"]).toBe("1700000000")
+    expect(e.body).toBe(`{"message":"API rate limit exceeded"}`)
+    expect(e.attempts).toBe(1)
+    expect(server.hits("/limited.json")).toBe(1)
   })
 })
