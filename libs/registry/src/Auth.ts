@@ -37,6 +37,12 @@ export const parseChallenges = (header: string): ReadonlyArray<Challenge> => {
     i++ // closing quote
     return value
   }
+  // Servers put URLs unquoted although `:` and `/` are not token characters; read up to the next separator.
+  const bare = (): string => {
+    const start = i
+    while (i < header.length && !/[\s,]/.test(header[i]!)) i++
+    return header.slice(start, i)
+  }
   while (i < header.length) {
     skip(/[\s,]/)
     const scheme = token()
@@ -57,7 +63,7 @@ export const parseChallenges = (header: string): ReadonlyArray<Challenge> => {
       }
       i++ // "="
       skip(/\s/)
-      params[name.toLowerCase()] = header[i] === "\"" ? quoted() : token()
+      params[name.toLowerCase()] = header[i] === "\"" ? quoted() : bare()
       skip(/\s/)
       if (header[i] !== ",") break
       i++

@@ -91,9 +91,10 @@ export type HelperRunner = (
   stdin: string
 ) => Promise<{ readonly exitCode: number; readonly stdout: string; readonly stderr: string }>
 
-const runHelperProcess: HelperRunner = (program, stdin) =>
+/** Runs the helper found on the PATH of `env`. */
+const runHelperProcess = (env: Readonly<Record<string, string | undefined>>): HelperRunner => (program, stdin) =>
   new Promise((resolve, reject) => {
-    const child = spawn(program, ["get"], { stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(program, ["get"], { stdio: ["pipe", "pipe", "pipe"], env })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
@@ -139,6 +140,10 @@ const fromEntry = (entry: AuthEntry, registry: string, file: string): Effect.Eff
   return Effect.succeed(Option.none())
 }
 
+/** File errors are raised before the registry is known; fill it in (spreading an Error would drop its message). */
+const withRegistry = (registry: string) => (e: CredentialsError): CredentialsError =>
+  e.registry === "" ? new CredentialsError({ registry, source: e.source, message: e.message }) : e
+
 export interface CredentialStoreOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
   readonly homeDir?: string
@@ -152,7 +157,7 @@ export interface CredentialStoreOptions {
 export const makeCredentialStore = (options: CredentialStoreOptions = {}): CredentialStore => {
   const env = options.env ?? process.env
   const home = options.homeDir ?? homedir()
-  const runHelper = options.runHelper ?? runHelperProcess
+  const runHelper = options.runHelper ?? runHelperProcess(env)
 
   const readAuthFile = (file: string): Effect.Effect<Option.Option<AuthFile>, CredentialsError> =>
     Effect.tryPromise({
@@ -235,7 +240,7 @@ export const makeCredentialStore = (options: CredentialStoreOptions = {}): Crede
           const auth = yield* readAuthFile(file)
           if (Option.isNone(auth)) continue
           const found = yield* fromFile(file, auth.value, registry).pipe(
-            Effect.mapError((e) => (e.registry === "" ? new CredentialsError({ ...e, registry }) : e))
+            Effect.mapError(withRegistry(registry))
           )
           if (Option.isSome(found)) {
             yield* Effect.logDebug(`using ${found.value._tag} credentials for ${registry} from ${file}`)
@@ -243,6 +248,6 @@ export const makeCredentialStore = (options: CredentialStoreOptions = {}): Crede
           }
         }
         return Option.none<Credential>()
-      }).pipe(Effect.mapError((e) => (e.registry === "" ? new CredentialsError({ ...e, registry }) : e)))
+      }).pipe(Effect.mapError(withRegistry(registry)))
   }
 }

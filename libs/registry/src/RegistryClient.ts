@@ -118,9 +118,28 @@ const gaveUp = <E extends TransportError | RegistryResponseError>(e: E, attempts
   const message = `${e.message.split("\n")[0]} (gave up after ${attempts} attempts)${
     e.message.includes("\n") ? e.message.slice(e.message.indexOf("\n")) : ""
   }`
+  // Fields are listed because spreading an Error drops its message and cause.
   return (e._tag === "TransportError"
-    ? new TransportError({ ...e, attempts, message })
-    : new RegistryResponseError({ ...e, attempts, message })) as E
+    ? new TransportError({
+      registry: e.registry,
+      method: e.method,
+      url: e.url,
+      retryable: e.retryable,
+      attempts,
+      message,
+      cause: e.cause
+    })
+    : new RegistryResponseError({
+      registry: e.registry,
+      repository: e.repository,
+      method: e.method,
+      url: e.url,
+      status: e.status,
+      ...(e.code !== undefined ? { code: e.code } : {}),
+      ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+      attempts,
+      message
+    })) as E
 }
 
 export const makeRegistryClient = (
