@@ -3,12 +3,13 @@ import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer } from "effect"
 import { type Backend, BackendError, type BackendInfo, BackendRegistry, type ToolRequest } from "./Backend"
+import { coreInfo, makeCoreBackend } from "./core"
 import { Downloader, DownloaderLive } from "./Downloader"
 import { httpInfo, makeHttpBackend } from "./Http"
 import { makeNpmBackend, npmInfo } from "./Npm"
 
 /** The built-in backends as `engine backends` lists them (no services needed). */
-export const builtinBackends: ReadonlyArray<BackendInfo> = [httpInfo, npmInfo]
+export const builtinBackends: ReadonlyArray<BackendInfo> = [httpInfo, npmInfo, coreInfo]
 
 const UNSUPPORTED = new Set(["asdf", "vfox"])
 
@@ -57,7 +58,7 @@ export const backendRegistryLayer = (
     Effect.gen(function*() {
       const downloader = yield* Downloader
       const executor = yield* CommandExecutor.CommandExecutor
-      return makeRegistry([makeHttpBackend(downloader), makeNpmBackend(downloader, executor), ...extra])
+      return makeRegistry([makeHttpBackend(downloader), makeNpmBackend(downloader, executor), makeCoreBackend(downloader), ...extra])
     })
   )
 

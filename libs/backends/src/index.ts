@@ -23,6 +23,7 @@ export {
   type ToolRequest
 } from "./Backend"
 export { cleanBinaryName } from "./BinaryName"
+export { CORE_TOOL_NAMES, coreInfo, makeCoreBackend } from "./core"
 export {
   type Checksum,
   type ChecksumAlgorithm,
