@@ -7,6 +7,8 @@ export type Fault =
   | { readonly kind: "status"; readonly status: number; readonly retryAfter?: string; readonly times: number }
   /** Forward, then cut both connections after `bytes` bytes of the request body or of the response body. */
   | { readonly kind: "drop"; readonly direction: "request" | "response"; readonly bytes: number; readonly times: number }
+  /** Forward the response headers and `bytes` bytes of its body, then go silent with the connection open. */
+  | { readonly kind: "stall"; readonly bytes: number; readonly times: number }
 
 export interface FaultRule {
   readonly fault: Fault
@@ -17,8 +19,8 @@ export interface FaultRule {
 export interface ProxiedRequest {
   readonly method: string
   readonly path: string
-  /** The status sent back, or `dropped`. */
-  readonly outcome: number | "dropped"
+  /** The status sent back, or what was done to the connection. */
+  readonly outcome: number | "dropped" | "stalled"
 }
 
 export interface FaultProxy {
@@ -46,18 +48,24 @@ export const startFaultProxy = async (upstream: { readonly host: string; readonl
   const log: Array<ProxiedRequest> = []
   let injected = 0
 
-  const take = (method: string, path: string): Fault | undefined => {
+  /** A drop rule is spent only when a request actually reaches its byte count; the others when they match. */
+  const take = (method: string, path: string): LiveRule | undefined => {
     const live = rules.find((r) => r.remaining > 0 && (r.rule.match?.(method, path) ?? true))
-    if (live === undefined) return undefined
+    if (live !== undefined && live.rule.fault.kind !== "drop") spend(live)
+    return live
+  }
+  const spend = (live: LiveRule): boolean => {
+    if (live.remaining <= 0) return false
     live.remaining--
     injected++
-    return live.rule.fault
+    return true
   }
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET"
     const path = req.url ?? "/"
-    const fault = take(method, path)
+    const live = take(method, path)
+    const fault = live?.rule.fault
     if (fault?.kind === "status") {
       req.resume()
       req.on("end", () => {
@@ -73,7 +81,10 @@ export const startFaultProxy = async (upstream: { readonly host: string; readonl
       return
     }
     const drop = fault?.kind === "drop" ? fault : undefined
+    const stall = fault?.kind === "stall" ? fault : undefined
     let dropped = false
+    // Only a live drop rule that is not yet spent may cut this request.
+    const mayDrop = () => live !== undefined && drop !== undefined && spend(live)
     const cut = () => {
       if (dropped) return
       dropped = true
@@ -88,7 +99,12 @@ export const startFaultProxy = async (upstream: { readonly host: string; readonl
         let sent = 0
         up.on("data", (chunk: Buffer) => {
           if (dropped) return
-          if (drop?.direction === "response" && sent + chunk.length >= drop.bytes) {
+          if (stall !== undefined) {
+            if (sent < stall.bytes) res.write(chunk.subarray(0, stall.bytes - sent))
+            sent += chunk.length
+            return
+          }
+          if (drop?.direction === "response" && sent + chunk.length >= drop.bytes && mayDrop()) {
             res.write(chunk.subarray(0, Math.max(0, drop.bytes - sent)))
             cut()
             return
@@ -97,6 +113,10 @@ export const startFaultProxy = async (upstream: { readonly host: string; readonl
           res.write(chunk)
         })
         up.on("end", () => {
+          if (stall !== undefined) {
+            log.push({ method, path, outcome: "stalled" })
+            return
+          }
           if (dropped) return
           res.end()
           log.push({ method, path, outcome: up.statusCode ?? 502 })
@@ -109,7 +129,7 @@ export const startFaultProxy = async (upstream: { readonly host: string; readonl
     let received = 0
     req.on("data", (chunk: Buffer) => {
       if (dropped) return
-      if (drop?.direction === "request" && received + chunk.length >= drop.bytes) {
+      if (drop?.direction === "request" && received + chunk.length >= drop.bytes && mayDrop()) {
         upstreamRequest.write(chunk.subarray(0, Math.max(0, drop.bytes - received)))
         cut()
         return
