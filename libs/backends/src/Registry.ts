@@ -5,11 +5,23 @@ import { Effect, Layer } from "effect"
 import { type Backend, BackendError, type BackendInfo, BackendRegistry, type ToolRequest } from "./Backend"
 import { coreInfo, makeCoreBackend } from "./core"
 import { Downloader, DownloaderLive } from "./Downloader"
+import { forgejoInfo, makeForgejoBackend } from "./Forgejo"
+import { githubInfo, makeGitHubBackend } from "./GitHub"
+import { gitlabInfo, makeGitLabBackend } from "./GitLab"
 import { httpInfo, makeHttpBackend } from "./Http"
 import { makeNpmBackend, npmInfo } from "./Npm"
+import { makeUbiBackend, ubiInfo } from "./Ubi"
 
 /** The built-in backends as `engine backends` lists them (no services needed). */
-export const builtinBackends: ReadonlyArray<BackendInfo> = [httpInfo, npmInfo, coreInfo]
+export const builtinBackends: ReadonlyArray<BackendInfo> = [
+  httpInfo,
+  npmInfo,
+  coreInfo,
+  githubInfo,
+  gitlabInfo,
+  forgejoInfo,
+  ubiInfo
+]
 
 const UNSUPPORTED = new Set(["asdf", "vfox"])
 
@@ -58,7 +70,16 @@ export const backendRegistryLayer = (
     Effect.gen(function*() {
       const downloader = yield* Downloader
       const executor = yield* CommandExecutor.CommandExecutor
-      return makeRegistry([makeHttpBackend(downloader), makeNpmBackend(downloader, executor), makeCoreBackend(downloader), ...extra])
+      return makeRegistry([
+        makeHttpBackend(downloader),
+        makeNpmBackend(downloader, executor),
+        makeCoreBackend(downloader),
+        makeGitHubBackend(downloader),
+        makeGitLabBackend(downloader),
+        makeForgejoBackend(downloader),
+        makeUbiBackend(downloader),
+        ...extra
+      ])
     })
   )
 

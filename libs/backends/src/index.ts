@@ -22,6 +22,19 @@ export {
   type ResolvedTool,
   type ToolRequest
 } from "./Backend"
+export { type ArtifactOptions, discoverBinPaths, insideInstallDir, installArtifact } from "./Artifact"
+export {
+  type AssetTarget,
+  assetPatternMatches,
+  checksumAssets,
+  checksumFromFile,
+  isToolAsset,
+  pickAsset,
+  pickUbiAsset,
+  rankAssets,
+  scoreAsset,
+  type UbiSelection
+} from "./Assets"
 export { cleanBinaryName } from "./BinaryName"
 export { CORE_TOOL_NAMES, coreInfo, makeCoreBackend } from "./core"
 export {
@@ -41,6 +54,9 @@ export {
   parseChecksum,
   type TextResponse
 } from "./Downloader"
+export { FORGEJO_API, forgejoForge, forgejoInfo, makeForgejoBackend } from "./Forgejo"
+export { GITHUB_API, githubForge, githubInfo, makeGitHubBackend } from "./GitHub"
+export { GITLAB_API, gitlabForge, gitlabInfo, makeGitLabBackend } from "./GitLab"
 export { fileNameFromUrl, httpInfo, makeHttpBackend } from "./Http"
 export {
   installDir,
@@ -70,7 +86,22 @@ export {
   makeBackendRegistry,
   rejectUnsupported
 } from "./Registry"
+export {
+  type Forge,
+  makeForgeBackend,
+  makeReleaseClient,
+  nextPageUrl,
+  type Release,
+  type ReleaseAsset,
+  type ReleaseClient,
+  releaseVersions,
+  resolveRelease,
+  tagCandidates,
+  type TagFilter,
+  versionOfTag
+} from "./Releases"
 export { renderTemplate, type TemplateValues } from "./Template"
+export { makeUbiBackend, ubiInfo } from "./Ubi"
 export {
   compareVersions,
   describeAvailable,
