@@ -208,3 +208,32 @@ describe("ls, stats, prune, clear", () => {
     expect(await run(store.putBlob(new Uint8Array([1])))).toMatchObject({ size: 1 })
   })
 })
+
+describe("temp dirs", () => {
+  it("a task's temp dir lives under tmp/ on the cache's filesystem and is gone when its scope closes, even on failure", async () => {
+    const seen: Array<string> = []
+    const use = Effect.scoped(
+      Effect.gen(function*() {
+        const temp = yield* store.tempDir
+        seen.push(temp)
+        fs.writeFileSync(path.join(temp, "layer.tar.gz"), "partial")
+        return yield* Effect.fail("interrupted mid-layer")
+      })
+    )
+    expect(await run(Effect.flip(use))).toBe("interrupted mid-layer")
+    expect(path.dirname(seen[0]!)).toBe(path.join(store.root, "tmp"))
+    expect(fs.existsSync(seen[0]!)).toBe(false)
+  })
+
+  it("prune removes temp dirs left by a killed build once they are older than the grace period", async () => {
+    const stale = path.join(store.root, "tmp", "12345-abc")
+    fs.mkdirSync(stale, { recursive: true })
+    fs.writeFileSync(path.join(stale, "layer.tar.gz"), "left behind")
+    const recent = await run(store.prune({ maxSize: Number.POSITIVE_INFINITY }))
+    expect(recent.removedTemps).toBe(0)
+    expect(fs.existsSync(stale)).toBe(true)
+    const later = await run(store.prune({ maxSize: Number.POSITIVE_INFINITY, now: Date.now() + 2 * 60 * 60 * 1000 }))
+    expect(later.removedTemps).toBe(1)
+    expect(fs.existsSync(stale)).toBe(false)
+  })
+})

@@ -1,11 +1,12 @@
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type CacheStore, openCacheStore } from "../../src/cache/CacheStore"
-import { fingerprintTree, hashTreeFile, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
+import { fingerprintFile, fingerprintTree, hashTreeFile, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
@@ -147,5 +148,32 @@ describe("fingerprintTree", () => {
     const file = path.join(tree, "README")
     const error = await run(Effect.flip(fingerprintTree(store, file)))
     expect(error).toMatchObject({ _tag: "TreeError", root: file, message: `${file} is not a directory; cannot fingerprint it as a tree` })
+  })
+})
+
+describe("fingerprintFile", () => {
+  const binary = () => path.join(tree, "bin", "node")
+
+  it("hashes a file once, then answers from its stat snapshot; a same-size rewrite is hashed again", async () => {
+    const first = counting()
+    const a = await run(fingerprintFile(store, binary(), { hashFile: first.hashFile, racyWindowMs: 0 }))
+    expect(a).toMatchObject({ source: "hashed", hashedFiles: 1, entries: 1 })
+    expect(a.digest).toBe(`sha256:${createHash("sha256").update(fs.readFileSync(binary())).digest("hex")}`)
+    const second = counting()
+    const b = await run(fingerprintFile(store, binary(), { hashFile: second.hashFile, racyWindowMs: 0 }))
+    expect(b).toMatchObject({ source: "snapshot", hashedFiles: 0, digest: a.digest })
+    expect(second.reads).toEqual([])
+    rewriteSameSize(binary(), "#!/bin/sh\necho NODE\n")
+    const c = await run(fingerprintFile(store, binary(), { racyWindowMs: 0 }))
+    expect(c.source).toBe("hashed")
+    expect(c.digest).not.toBe(a.digest)
+  })
+
+  it("follows a symlink to the file's content, and refuses a directory", async () => {
+    const viaLink = await run(fingerprintFile(store, path.join(tree, "bin", "nodejs")))
+    const direct = await run(fingerprintFile(store, binary(), { verify: true }))
+    expect(viaLink.digest).toBe(direct.digest)
+    const error = await Effect.runPromise(Effect.flip(fingerprintFile(store, tree)))
+    expect(error.message).toContain("is not a regular file")
   })
 })

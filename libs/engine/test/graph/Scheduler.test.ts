@@ -291,3 +291,119 @@ describe("taskGraph", () => {
     expect(Either.flip(taskGraph("img", [a, mk(j, "a")])).pipe(Either.getOrThrow).reason).toBe("DuplicateId")
   })
 })
+
+describe("runGraphs: build-graph features", () => {
+  /** `version → layer`: the layer names the version it uses as an input, and none of its dependency's key. */
+  const chain = (j: Journal, version: string, resolveInput: string, layerLabel = true) => {
+    const resolve = task({
+      id: "resolve",
+      kind: "resolve",
+      resource: "net",
+      cacheable: true,
+      probe: true,
+      output: Out,
+      inputs: () => ({ request: resolveInput }),
+      run: () => Effect.sync(() => (j.lines.push("run:resolve"), { v: version }))
+    })
+    const layer = task({
+      id: "layer",
+      kind: "layer",
+      resource: "cpu",
+      cacheable: true,
+      deps: { resolve },
+      keyDeps: [],
+      ...(layerLabel ? { label: ({ resolve }: { readonly resolve: { readonly value: { readonly v: string } } }) => `tool@${resolve.value.v}` } : {}),
+      output: Out,
+      // Key inputs may read the world: here an effect, as a tree fingerprint is.
+      inputs: ({ resolve }) => Effect.succeed({ version: resolve.value.v }),
+      run: ({ resolve }) => Effect.sync(() => (j.lines.push("run:layer"), { v: `layer of ${resolve.value.v}` }))
+    })
+    return { resolve, layer, graph: graph("img", [resolve, layer]) }
+  }
+
+  it("a task keyed only by what it uses of a dependency stays a hit when that dependency reruns to the same result", async () => {
+    const j = journal()
+    const { cache } = memoryCache()
+    await run([chain(j, "1.0.0", "1").graph], { cache })
+    j.lines.length = 0
+    const second = Either.getOrThrow(await run([chain(j, "1.0.0", "1.x").graph], { cache }))
+    expect(j.lines).toEqual(["run:resolve"])
+    expect(second.results.map((r) => [r.task.id, r.status])).toEqual([["resolve", "ran"], ["layer", "cached"]])
+    j.lines.length = 0
+    await run([chain(j, "1.1.0", "1.y").graph], { cache })
+    expect(j.lines).toEqual(["run:resolve", "run:layer"])
+  })
+
+  it("labels a task from its dependencies' values in every event after they are done", async () => {
+    const j = journal()
+    const { events, reporter } = collect()
+    await run([chain(j, "2.0.0", "2").graph], { reporter })
+    const layerEvents = events.filter((e) => e.task.id === "layer")
+    expect(layerEvents.map((e) => `${e._tag}:${e.task.label ?? "-"}`)).toEqual(["Started:tool@2.0.0", "Finished:tool@2.0.0"])
+  })
+
+  it("a dry run keys and looks up every task, runs only probes, blocks what needs a missing output, and writes nothing", async () => {
+    const j = journal()
+    const { cache, entries, runs } = memoryCache()
+    await run([chain(j, "1.0.0", "1").graph], { cache })
+    const written = entries.size
+    const runsBefore = new Map(runs)
+    j.lines.length = 0
+    const { events, reporter } = collect()
+    const warm = Either.getOrThrow(await run([chain(j, "1.0.0", "1").graph], { cache, dryRun: true, reporter }))
+    expect(warm.results.map((r) => r.status)).toEqual(["cached", "cached"])
+    expect(j.lines).toEqual([])
+    const cold = Either.getOrThrow(await run([chain(j, "3.0.0", "3").graph], { cache, dryRun: true, reporter }))
+    expect(j.lines).toEqual(["run:resolve"])
+    expect(cold.results.map((r) => [r.task.id, r.status, r.key !== undefined])).toEqual([["resolve", "would-run", true], ["layer", "would-run", true]])
+    expect(cold.results[1]?.miss?._tag).toBe("Absent")
+    expect(cold.wouldRun).toBe(2)
+    expect(entries.size).toBe(written)
+    expect(runs).toEqual(runsBefore)
+    expect(events.filter((e) => e._tag === "Started" || e._tag === "Finished")).toEqual([])
+
+    const blocked = (() => {
+      const a = mk(j, "a", { input: "new" })
+      const b = mk(j, "b", { deps: { a } })
+      return graph("img", [a, b])
+    })()
+    const plan = Either.getOrThrow(await run([blocked], { cache, dryRun: true }))
+    expect(plan.results.map((r) => [r.task.id, r.status, r.key !== undefined, r.blockedBy?.id])).toEqual([
+      ["a", "would-run", true, undefined],
+      ["b", "would-run", false, "a"]
+    ])
+    expect(j.lines.filter((l) => l.startsWith("start:"))).toEqual([])
+  })
+
+  it("bypassed kinds neither read nor write the cache; other kinds still hit", async () => {
+    const j = journal()
+    const { cache, entries } = memoryCache()
+    await run([chain(j, "1.0.0", "1").graph], { cache })
+    const before = new Map(entries)
+    j.lines.length = 0
+    const r = Either.getOrThrow(await run([chain(j, "1.0.0", "1").graph], { cache, bypass: new Set(["layer"]) }))
+    expect(j.lines).toEqual(["run:layer"])
+    expect(r.results.map((x) => [x.task.id, x.status, x.miss?._tag])).toEqual([["resolve", "cached", undefined], ["layer", "ran", "Bypassed"]])
+    expect(entries).toEqual(before)
+  })
+
+  it("a failing key-input effect fails its task, naming the cause", async () => {
+    const j = journal()
+    const broken = task({
+      id: "broken",
+      kind: "layer",
+      resource: "cpu",
+      cacheable: true,
+      output: Out,
+      inputs: () => Effect.fail(new Boom({ message: "tree vanished" })),
+      run: () => Effect.succeed({ v: "never" })
+    })
+    const ok = mk(j, "ok")
+    const result = await run([graph("img", [broken, ok])], { continueOnError: true })
+    expect(Either.isLeft(result)).toBe(true)
+    if (Either.isLeft(result) && result.left._tag === "RunFailed") {
+      expect(result.left.failures.map((f) => f.message)).toEqual(["img#broken (layer) failed: tree vanished"])
+      expect(result.left.summary.ran).toBe(1)
+    }
+  })
+})
