@@ -67,7 +67,10 @@ export const makeJava = (upstream: Upstream): CoreTool => {
     `${apiOf(ctx)}v3/assets/feature_releases/${major}/ga?architecture=${javaArch(ctx.platform.arch)}&image_type=jdk` +
     `&jvm_impl=hotspot&os=${javaOs(ctx.platform.os)}&page=${page}&page_size=${PAGE_SIZE}&project=jdk&sort_order=DESC&vendor=eclipse`
 
-  /** Every GA release of one feature version with a JDK for this platform; the API answers 404 past the last page. */
+  /**
+   * Every GA release of one feature version with a JDK for this platform. The API answers 404 past the last page,
+   * and so on the first when nothing matches the platform.
+   */
   const releasesOf = (tool: ToolRequest, ctx: BackendContext, major: number) =>
     majors(
       `${apiOf(ctx)}\n${major}\n${ctx.platform.os}-${ctx.platform.arch}`,
@@ -76,9 +79,7 @@ export const makeJava = (upstream: Upstream): CoreTool => {
         for (let page = 0;; page++) {
           const url = pageUrl(ctx, major, page)
           const hint = `the API is set by ${API}`
-          const releases = page === 0
-            ? yield* upstream.json(tool, url, FeatureReleases, hint)
-            : yield* upstream.optionalJson(tool, url, FeatureReleases, hint)
+          const releases = yield* upstream.optionalJson(tool, url, FeatureReleases, hint)
           if (releases === undefined) break
           all.push(...releases)
           if (releases.length < PAGE_SIZE) break
@@ -121,6 +122,9 @@ export const makeJava = (upstream: Upstream): CoreTool => {
         return yield* fail(tool, `Temurin has no Java ${major} (available: ${info.available_releases.join(", ")})`)
       }
       const versions = (yield* releasesOf(tool, ctx, major)).map((r) => r.version_data.semver)
+      if (versions.length === 0) {
+        return yield* fail(tool, `Temurin publishes no GA JDK of Java ${major} for ${javaOs(ctx.platform.os)}-${javaArch(ctx.platform.arch)}`)
+      }
       const version = versions.includes(rest)
         ? rest
         : yield* resolveFromList(rest === "latest" || rest === "lts" ? "latest" : rest, versions, tool.short)
