@@ -57,6 +57,19 @@ const SnapshotSchema = Schema.Struct({
 })
 type Snapshot = typeof SnapshotSchema.Type
 
+/**
+ * What a warm build reads instead of the snapshot's lines: one digest over every entry's path and stat
+ * fields. Written after the full snapshot, so a summary always has lines at least as new beside it.
+ */
+const SummarySchema = Schema.Struct({
+  format: Schema.Literal(SNAPSHOT_FORMAT),
+  root: Schema.String,
+  digest: Schema.TemplateLiteral("sha256:", Schema.String),
+  statsDigest: Schema.String,
+  takenAtMs: Schema.Number
+})
+type Summary = typeof SummarySchema.Type
+
 interface Walked {
   /** Path relative to the root, raw bytes: names need not be UTF-8. A view into `path`. */
   readonly rel: Buffer
@@ -140,20 +153,26 @@ const parseLine = (line: string): ReadonlyArray<readonly [path: string, entry: S
   return [[path, { stats: `${mode}\t${size}\t${mtimeMs}\t${ctimeMs}\t${ino}`, mtimeMs: Number(mtimeMs), ctimeMs: Number(ctimeMs), content }]]
 }
 
-/**
- * The warm-build check: the tree holds exactly the snapshot's entries, in order, with the same stats, none
- * changed within the racy window before the snapshot. Compares each line's prefix, parsing nothing.
- */
-const matchesSnapshot = (walked: ReadonlyArray<Walked>, snapshot: Snapshot, windowMs: number): boolean => {
-  if (snapshot.entries.length !== walked.length) return false
-  const settledBefore = snapshot.takenAtMs - windowMs
-  for (let i = 0; i < walked.length; i++) {
-    const { rel, stats } = walked[i]!
-    if (stats.mtimeMs >= settledBefore || stats.ctimeMs >= settledBefore) return false
-    if (snapshot.entries[i]?.startsWith(`${rel.toString("base64")}\t${statKey(stats)}\t`) !== true) return false
+const statFields = Buffer.alloc(4 + 5 * 8)
+
+/** sha256 over every entry's path and stat fields (mode, size, mtimeMs, ctimeMs, ino), in walk order. */
+const statsDigestOf = (walked: ReadonlyArray<Walked>): string => {
+  const hash = createHash("sha256").update(`${SNAPSHOT_FORMAT}\0`)
+  for (const { rel, stats } of walked) {
+    statFields.writeUInt32BE(rel.length, 0)
+    statFields.writeDoubleBE(stats.mode, 4)
+    statFields.writeDoubleBE(stats.size, 12)
+    statFields.writeDoubleBE(stats.mtimeMs, 20)
+    statFields.writeDoubleBE(stats.ctimeMs, 28)
+    statFields.writeDoubleBE(stats.ino, 36)
+    hash.update(statFields).update(rel)
   }
-  return true
+  return hash.digest("hex")
 }
+
+/** No entry changed within the racy window before `takenAtMs`: its content could still change unseen. */
+const settled = (walked: ReadonlyArray<Walked>, takenAtMs: number, windowMs: number): boolean =>
+  walked.every(({ stats }) => stats.mtimeMs < takenAtMs - windowMs && stats.ctimeMs < takenAtMs - windowMs)
 
 const isRacy = (saved: SavedEntry, takenAtMs: number, windowMs: number): boolean =>
   saved.mtimeMs >= takenAtMs - windowMs || saved.ctimeMs >= takenAtMs - windowMs
@@ -240,15 +259,25 @@ export const fingerprintTree = (
     const snapshotName = sha256Hex(rootPath)
     const takenAtMs = Date.now()
     const walked = yield* walk(rootPath, rootBytes)
+    const statsDigest = statsDigestOf(walked)
+    const summaryName = `${snapshotName}.summary`
+
+    // The warm path: the same entries with the same stats as at the last fingerprint, none of them racy.
+    if (options.verify !== true) {
+      const summary = yield* store.readDocument("trees", summaryName, SummarySchema)
+      if (
+        summary._tag === "Found" && summary.value.root === rootPath && summary.value.statsDigest === statsDigest &&
+        settled(walked, summary.value.takenAtMs, windowMs)
+      ) {
+        return { digest: summary.value.digest, entries: walked.length, hashedFiles: 0, source: "snapshot" } satisfies TreeFingerprint
+      }
+    }
 
     const previous: Option.Option<Snapshot> = options.verify === true
       ? Option.none()
       : yield* store.readDocument("trees", snapshotName, SnapshotSchema).pipe(
         Effect.map((read) => (read._tag === "Found" && read.value.root === rootPath ? Option.some(read.value) : Option.none()))
       )
-    if (Option.isSome(previous) && matchesSnapshot(walked, previous.value, windowMs)) {
-      return { digest: previous.value.digest, entries: walked.length, hashedFiles: 0, source: "snapshot" } satisfies TreeFingerprint
-    }
     const saved = new Map(Option.match(previous, { onNone: () => [], onSome: (s) => s.entries.flatMap(parseLine) }))
     const savedAtMs = Option.match(previous, { onNone: () => 0, onSome: (s) => s.takenAtMs })
     const reusable = (entry: Walked): Option.Option<string> => {
@@ -284,8 +313,10 @@ export const fingerprintTree = (
       takenAtMs,
       entries: contents.map(([{ rel, stats }, content]) => `${rel.toString("base64")}\t${statKey(stats)}\t${content}`)
     }
+    const summary: Summary = { format: SNAPSHOT_FORMAT, root: rootPath, digest, statsDigest, takenAtMs }
     // The fingerprint is right even if it cannot be remembered; the next build just hashes again.
     yield* store.writeDocument("trees", snapshotName, SnapshotSchema, snapshot).pipe(
+      Effect.zipRight(store.writeDocument("trees", summaryName, SummarySchema, summary)),
       Effect.catchAll((e) => Effect.logWarning(`tree fingerprint of ${rootPath} not saved: ${e.message}`))
     )
     return { digest, entries: walked.length, hashedFiles, source: "hashed" } satisfies TreeFingerprint
