@@ -14,7 +14,7 @@ export const CORE_TOOL_NAMES = ["bun", "deno", "go", "java", "node", "python", "
 
 export const coreInfo = {
   id: "core",
-  specForm: "<tool> (node, go, python, ...)",
+  specForm: "<core tool>, e.g. node",
   options: [],
   description: `mise's core tools ${CORE_TOOL_NAMES.join(", ")} from their upstream downloads, checksummed; mirrors via settings`
 } as const
