@@ -1,8 +1,8 @@
-import { Context, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
+import { Context, Data, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
 import type { Readable } from "node:stream"
 import { type Authenticator, makeAuthenticator, type PlainCall } from "./Auth"
 import { type CredentialStore, makeCredentialStore } from "./Credentials"
-import { type CredentialsError, type RegistryFailure, RegistryResponseError, TransportError } from "./Errors"
+import { type AuthError, type CredentialsError, type RegistryFailure, RegistryResponseError, TransportError } from "./Errors"
 import { registryBaseUrl } from "./Reference"
 import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./Retry"
 import {
@@ -110,6 +110,11 @@ const authHint = (status: number, operation: "pull" | "push", hasCredential: boo
     ? " — the stored credentials were rejected or lack push permission (for ghcr.io, the token needs the `write:packages` scope)"
     : " — no credentials were found; run `docker login` (or `podman login`) for this registry"
 }
+
+/** Auth failures come out of their own retry loop (probe, token fetch); the request's loop must not repeat them. */
+class AlreadyRetried extends Data.TaggedError("AlreadyRetried")<{
+  readonly error: AuthError | CredentialsError | TransportError
+}> {}
 
 const verb = (method: HttpMethod) => (method === "GET" || method === "HEAD" ? "fetching" : `${method}`)
 
@@ -280,10 +285,15 @@ export const makeRegistryClient = (
       read: (response: RegistryResponse) => Effect.Effect<A, E>
     ): Effect.Effect<A, E | RegistryFailure> => {
       const url = absolute(request.registry, request.url)
-      const attempt = (n: number): Effect.Effect<A, E | RegistryFailure> =>
+      const attempt = (n: number): Effect.Effect<A, E | RegistryFailure | AlreadyRetried> =>
         Effect.gen(function*() {
-          for (let reanswered = false;; reanswered = true) {
-            const authorization = yield* authenticator.authorization(request.registry, request.scopes)
+          // A 401 to a request without Authorization is a first challenge; one with it gets one re-answer.
+          let challengedBare = false
+          let reanswered = false
+          for (;;) {
+            const authorization = yield* authenticator.authorization(request.registry, request.scopes).pipe(
+              Effect.mapError((error) => new AlreadyRetried({ error }))
+            )
             const response = yield* Effect.tryPromise({
               try: (signal) =>
                 transport.send({
@@ -300,7 +310,10 @@ export const makeRegistryClient = (
             })
             yield* Effect.logDebug(`${request.method} ${url} → ${response.status}`)
             const wrapped = wrapResponse(request.registry, request.method, response, n)
-            if (response.status === 401 && !reanswered) {
+            const sentAuthorization = Option.isSome(authorization)
+            if (response.status === 401 && (sentAuthorization ? !reanswered : !challengedBare)) {
+              if (sentAuthorization) reanswered = true
+              else challengedBare = true
               yield* Effect.promise(() => response.body.dump())
               yield* authenticator.challenged(request.registry, response.headerAll("www-authenticate"))
               continue
@@ -333,7 +346,9 @@ export const makeRegistryClient = (
             )
           }
         })
-      return retried(request.retry !== false, attempt)
+      return retried(request.retry !== false, attempt).pipe(
+        Effect.catchIf((e): e is AlreadyRetried => e instanceof AlreadyRetried, (e) => Effect.fail(e.error))
+      )
     }
 
     return {
