@@ -199,7 +199,7 @@ export const prepareBuild = (opts: BuildOptions) =>
   })
 
 /** The run's failure as the task's own error, so the CLI prints its message and exit code (4 for an install). */
-const runOf = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
+export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
   Effect.flatMap(Paths, (paths) =>
     runGraphs([prepared.graph], {
       cpu: opts.jobs ?? paths.cpus,
@@ -238,7 +238,7 @@ const missing = (what: string) =>
 export const build = (opts: BuildOptions) =>
   Effect.gen(function*() {
     const prepared = yield* prepareBuild(opts)
-    const summary = yield* runOf(prepared, opts, false)
+    const summary = yield* runPrepared(prepared, opts, false)
     const name = prepared.graph.name
     const value = <A>(t: Parameters<typeof valueOf<A>>[2], what: string) =>
       Option.match(valueOf(summary, name, t), { onNone: () => Effect.fail(missing(what)), onSome: Effect.succeed })
@@ -313,7 +313,7 @@ const planned = (graph: TaskGraph<BuildTask>, summary: RunSummary): ReadonlyArra
 export const dryRun = (opts: BuildOptions) =>
   Effect.gen(function*() {
     const prepared = yield* prepareBuild(opts)
-    const summary = yield* runOf(prepared, opts, true)
+    const summary = yield* runPrepared(prepared, opts, true)
     const tasks = planned(prepared.graph, summary)
     const result: DryRun = {
       tasks,
@@ -334,5 +334,4 @@ export const findTask = (summary: RunSummary, name: string) =>
       })
   )
 
-export { runOf as runPrepared }
 export type { ImagePlan, ReadyTool }

@@ -432,6 +432,7 @@ export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, p
         layers: assembled.layers.map((d) => ({ digest: d.digest, size: d.size, annotations: d.annotations ?? null }))
       })
     },
+    // Linking and renaming take milliseconds: an interrupt waits for them, so the output dir is never half written.
     run: (values) =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
@@ -457,7 +458,7 @@ export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, p
           blobs
         }
         return written
-      }),
+      }).pipe(Effect.uninterruptible),
     validate: (w) =>
       Effect.promise(async () => {
         const index = await readFile(NodePath.join(outputDir, "index.json")).catch(() => undefined)

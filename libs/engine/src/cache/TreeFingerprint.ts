@@ -21,7 +21,8 @@ export interface TreeFingerprintOptions {
   /**
    * An entry changed less than this long before the snapshot was taken may change again without its
    * mtime/ctime moving (coarse timestamps: git's "racily clean" case), so it is re-hashed next time.
-   * Default 2000 ms, enough for filesystems with one- or two-second timestamps.
+   * Default: `racyWindowFor` the timestamps seen (2000 ms on a filesystem with one- or two-second
+   * timestamps, 100 ms, a few kernel clock ticks, where they are finer).
    */
   readonly racyWindowMs?: number
 }
@@ -170,6 +171,19 @@ const statsDigestOf = (walked: ReadonlyArray<Walked>): string => {
   return hash.digest("hex")
 }
 
+const COARSE_WINDOW_MS = 2000
+const FINE_WINDOW_MS = 100
+
+/**
+ * The racy window for what the filesystem shows: any sub-second ctime means fine timestamps, where a change
+ * is visible a clock tick later; else they may be whole (or even) seconds. Kept small where it can be, so a
+ * build right after an install is not made to read every file again.
+ */
+export const racyWindowFor = (ctimesMs: Iterable<number>): number => {
+  for (const ms of ctimesMs) if (ms % 1000 !== 0) return FINE_WINDOW_MS
+  return COARSE_WINDOW_MS
+}
+
 /** No entry changed within the racy window before `takenAtMs`: its content could still change unseen. */
 const settled = (walked: ReadonlyArray<Walked>, takenAtMs: number, windowMs: number): boolean =>
   walked.every(({ stats }) => stats.mtimeMs < takenAtMs - windowMs && stats.ctimeMs < takenAtMs - windowMs)
@@ -255,10 +269,10 @@ export const fingerprintTree = (
       return yield* new TreeError({ root: rootPath, path: rootPath, message: `${rootPath} is not a directory; cannot fingerprint it as a tree` })
     }
     const hashFile = options.hashFile ?? hashTreeFile
-    const windowMs = options.racyWindowMs ?? 2000
     const snapshotName = sha256Hex(rootPath)
     const takenAtMs = Date.now()
     const walked = yield* walk(rootPath, rootBytes)
+    const windowMs = options.racyWindowMs ?? racyWindowFor(walked.map((e) => e.stats.ctimeMs))
     const statsDigest = statsDigestOf(walked)
     const summaryName = `${snapshotName}.summary`
 
@@ -351,7 +365,7 @@ export const fingerprintFile = (
       return yield* new TreeError({ root: path, path, message: `${path} is not a regular file; cannot fingerprint it as a file` })
     }
     const name = sha256Hex(`file\0${path}`)
-    const windowMs = options.racyWindowMs ?? 2000
+    const windowMs = options.racyWindowMs ?? racyWindowFor([stats.ctimeMs])
     const takenAtMs = Date.now()
     if (options.verify !== true) {
       const read = yield* store.readDocument("trees", name, FileSnapshotSchema)

@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type CacheStore, openCacheStore } from "../../src/cache/CacheStore"
-import { fingerprintFile, fingerprintTree, hashTreeFile, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
+import { fingerprintFile, fingerprintTree, hashTreeFile, racyWindowFor, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
@@ -110,13 +110,24 @@ describe("fingerprintTree", () => {
     expect(verified).toEqual({ ...first, source: "hashed" })
   })
 
-  it("re-hashes entries changed just before the snapshot (racy timestamps), by default", async () => {
+  it("re-hashes entries changed within the racy window before the snapshot", async () => {
+    const { reads, hashFile } = counting()
+    await fingerprint(tree, { hashFile, racyWindowMs: 60_000 })
+    reads.length = 0
+    const second = await fingerprint(tree, { hashFile, racyWindowMs: 60_000 })
+    expect(second.source).toBe("hashed")
+    expect(reads).toHaveLength(REGULAR_FILES)
+  })
+
+  it("by default, a tree on a filesystem with fine timestamps is settled a few clock ticks after it was written", async () => {
+    expect(racyWindowFor([1_700_000_000_000, 1_700_000_002_000])).toBe(2000)
+    expect(racyWindowFor([1_700_000_000_000, 1_700_000_001_234.5678])).toBe(100)
+    await new Promise((r) => setTimeout(r, 300))
     const { reads, hashFile } = counting()
     await fingerprint(tree, { hashFile })
     reads.length = 0
-    const second = await fingerprint(tree, { hashFile })
-    expect(second.source).toBe("hashed")
-    expect(reads).toHaveLength(REGULAR_FILES)
+    expect((await fingerprint(tree, { hashFile })).source).toBe("snapshot")
+    expect(reads).toEqual([])
   })
 
   it("depends on content, modes and link targets, not on where the tree is", async () => {
