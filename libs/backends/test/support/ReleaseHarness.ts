@@ -72,7 +72,7 @@ export const useReleaseHarness = (
 
   return {
     server: () => server,
-    backend: () => run(Effect.map(Downloader, make)),
+    backend: () => runtime.runPromise(Effect.map(Downloader, make)),
     ctx,
     tool: (name, version = "latest", options = {}) => ({
       short: `${id}:${name}`,
