@@ -16,7 +16,7 @@ import { stat } from "node:fs/promises"
 import { repositoryScope } from "./Auth"
 import { BlobError, ManifestError, type RegistryFailure } from "./Errors"
 import { fetchBlobBytes, fetchManifest } from "./Pull"
-import { formatReference, type Reference, referenceIdentifier, withIdentifier } from "./Reference"
+import { formatReference, isLoopback, type Reference, referenceIdentifier, withIdentifier } from "./Reference"
 import { RegistryClient, type RegistryRequest } from "./RegistryClient"
 import { retrying } from "./Retry"
 import { platformIdentity } from "./Platform"
@@ -299,6 +299,12 @@ export const pushLayout = (
       )
     }
     const scopes = pushScopes(ref, options.mountFrom)
+    const client = yield* RegistryClient
+    if (!isLoopback(ref.registry) && !(yield* client.hasCredential(ref.registry))) {
+      yield* Effect.logWarning(
+        `no registry credentials found for ${ref.registry} — pushing anonymously. Run \`docker login ${ref.registry}\` (or \`podman login\`) if the push is rejected.`
+      )
+    }
     const blobs = [...new Map(image.blobs.map((d) => [d.digest, d] as const)).values()]
     const configDigest = image.blobs[0]?.digest
     const outcomes = yield* Effect.forEach(

@@ -314,7 +314,7 @@ export const makeRegistryClient = (
             if (response.status === 401 && (sentAuthorization ? !reanswered : !challengedBare)) {
               if (sentAuthorization) reanswered = true
               else challengedBare = true
-              yield* Effect.promise(() => response.body.dump())
+              yield* Effect.promise(() => response.body.dump().catch(() => undefined))
               yield* authenticator.challenged(request.registry, response.headerAll("www-authenticate"))
               continue
             }

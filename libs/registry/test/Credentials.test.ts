@@ -1,4 +1,4 @@
-import { Effect, Option, Redacted } from "effect"
+import { Effect, Logger, Option, Redacted } from "effect"
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -31,7 +31,9 @@ const show = (c: Option.Option<Credential>) =>
   })
 
 const lookup = (env: Record<string, string | undefined>, home: string, registry: string) =>
-  Effect.runPromise(makeCredentialStore({ env, homeDir: home }).lookup(registry).pipe(Effect.map(show)))
+  Effect.runPromise(
+    makeCredentialStore({ env, homeDir: home }).lookup(registry).pipe(Effect.map(show), Effect.provide(Logger.remove(Logger.defaultLogger)))
+  )
 
 describe("auth files", () => {
   it("are consulted in podman's and docker's order", () => {
