@@ -122,18 +122,21 @@ export const makeUbiBackend = (downloader: DownloaderShape): Backend => {
         const target = NodePath.join(dir, extractAll ? "" : binPath ?? "bin", name)
         if (isArchive(format)) {
           const scratch = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir, "extract")
-          yield* Effect.promise(() => fsp.rm(scratch, { recursive: true, force: true }))
-          yield* extractArchive(file.path, scratch, { format, stripComponents: 0 }).pipe(Effect.mapError(toError))
-          const files = yield* Effect.promise(() => filesUnder(scratch))
-          const found = findExecutable(files, exe)
-          if (found === undefined) {
-            return yield* fail(
-              request,
-              `${asset.name} has no file named ${exe} (it holds: ${files.slice(0, 12).join(", ")}${files.length > 12 ? ", ..." : ""}); ` +
-                `set exe to the executable's name, or extract_all = true`
-            )
-          }
-          yield* installFile(NodePath.join(scratch, found), target).pipe(Effect.mapError(toError))
+          const removeScratch = Effect.promise(() => fsp.rm(scratch, { recursive: true, force: true }))
+          yield* removeScratch
+          yield* Effect.gen(function*() {
+            yield* extractArchive(file.path, scratch, { format, stripComponents: 0 }).pipe(Effect.mapError(toError))
+            const files = yield* Effect.promise(() => filesUnder(scratch))
+            const found = findExecutable(files, exe)
+            if (found === undefined) {
+              const shown = files.slice(0, 12).join(", ") + (files.length > 12 ? ", ..." : "")
+              return yield* fail(
+                request,
+                `${asset.name} has no file named ${exe} (it holds: ${shown}); set exe to the executable's name, or extract_all = true`
+              )
+            }
+            yield* installFile(NodePath.join(scratch, found), target).pipe(Effect.mapError(toError))
+          }).pipe(Effect.ensuring(removeScratch))
         } else if (isCompressedFile(format)) {
           yield* decompressFile(file.path, format, target).pipe(Effect.mapError(toError))
         } else {
