@@ -14,10 +14,11 @@ const paint = (style: ProgressStyle, code: number, text: string) => (style.color
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 
-/** What follows the kind in a line: `http:hello@1.0.0`, `/srv/assets`, the output dir. */
-const subject = (ref: TaskRef): string => ref.label ?? (ref.id.startsWith(`${ref.kind}:`) ? ref.id.slice(ref.kind.length + 1) : ref.id)
+/** What follows the kind in a line: `http:hello@1.0.0`, `/srv/assets`, the output dir (nothing for a skipped `layout`). */
+const subject = (ref: TaskRef): string =>
+  ref.label ?? (ref.id.startsWith(`${ref.kind}:`) ? ref.id.slice(ref.kind.length + 1) : ref.id === ref.kind ? "" : ref.id)
 
-const head = (ref: TaskRef) => `[${ref.kind}] ${subject(ref)} ...`
+const head = (ref: TaskRef) => `[${ref.kind}]${subject(ref) === "" ? "" : ` ${subject(ref)}`} ...`
 
 /** One stderr line per task start and end: `[tool-layer] http:hello@1.0.0 ... done 0.3s` / `... cached`. */
 export const progressLine = (event: TaskEvent, style: ProgressStyle): string | undefined => {
@@ -33,7 +34,7 @@ export const progressLine = (event: TaskEvent, style: ProgressStyle): string | u
     case "Failed":
       return `${head(event.task)} ${paint(style, 31, "failed")}`
     case "Skipped":
-      return `${head(event.task)} ${paint(style, 33, "skipped")} (${event.because.kind} ${subject(event.because)} failed)`
+      return `${head(event.task)} ${paint(style, 33, "skipped")} (${[event.because.kind, subject(event.because)].filter((x) => x !== "").join(" ")} failed)`
     case "Interrupted":
       return `${head(event.task)} ${paint(style, 33, "interrupted")}`
     case "CacheWriteFailed":

@@ -48,6 +48,8 @@ export interface BuildOptions {
   /** No backend chatter (`installing x`, download lines) on stderr. */
   readonly quiet?: boolean
   readonly reporter?: (event: TaskEvent) => Effect.Effect<void>
+  /** Called once the graph has run (not on a dry run), whether it succeeded or failed. */
+  readonly onSummary?: (tasks: TasksSummary) => Effect.Effect<void>
   readonly env: Readonly<Record<string, string | undefined>>
   readonly now?: () => Date
 }
@@ -198,20 +200,6 @@ export const prepareBuild = (opts: BuildOptions) =>
     return prepared
   })
 
-/** The run's failure as the task's own error, so the CLI prints its message and exit code (4 for an install). */
-export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
-  Effect.flatMap(Paths, (paths) =>
-    runGraphs([prepared.graph], {
-      cpu: opts.jobs ?? paths.cpus,
-      continueOnError: opts.continueOnError === true,
-      cache: prepared.cache,
-      force: opts.force === true,
-      ...(opts.noCache ? { bypass: LAYER_KINDS } : {}),
-      dryRun,
-      ...(opts.reporter !== undefined ? { reporter: opts.reporter } : {})
-    }).pipe(Effect.catchTag("RunFailed", (e) => Effect.fail(e.failures[0]?.cause ?? e)))
-  )
-
 const tasksSummary = (summary: RunSummary): TasksSummary => ({
   total: summary.total,
   ran: summary.ran,
@@ -230,6 +218,26 @@ const tasksSummary = (summary: RunSummary): TasksSummary => ({
     savedMs: r.savedMs
   }))
 })
+
+/** The run's failure as the task's own error, so the CLI prints its message and exit code (4 for an install). */
+export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
+  Effect.flatMap(Paths, (paths) =>
+    runGraphs([prepared.graph], {
+      cpu: opts.jobs ?? paths.cpus,
+      continueOnError: opts.continueOnError === true,
+      cache: prepared.cache,
+      force: opts.force === true,
+      ...(opts.noCache ? { bypass: LAYER_KINDS } : {}),
+      dryRun,
+      ...(opts.reporter !== undefined ? { reporter: opts.reporter } : {})
+    }).pipe(
+      Effect.tap((summary) => (dryRun ? Effect.void : opts.onSummary?.(tasksSummary(summary)) ?? Effect.void)),
+      Effect.catchTag("RunFailed", (e) =>
+        (dryRun ? Effect.void : opts.onSummary?.(tasksSummary(e.summary)) ?? Effect.void).pipe(
+          Effect.zipRight(Effect.fail(e.failures[0]?.cause ?? e))
+        ))
+    )
+  )
 
 const missing = (what: string) =>
   new BuildError({ reason: "Layout", message: `internal: the build finished without a value for ${what}` })

@@ -38,8 +38,13 @@ export const buildCommand = Command.make(
         const plan = yield* dryRun(opts)
         return yield* Console.log(o.json ? JSON.stringify(plan, null, 2) : renderDryRun(plan))
       }
-      const result = yield* build(o.quiet ? opts : { ...opts, reporter: progressReporter(process.stderr, progressStyle(process.stderr, process.env)) })
-      if (!o.quiet) process.stderr.write(`${summaryLine(result.tasks)}\n`)
+      const result = yield* build(
+        o.quiet ? opts : {
+          ...opts,
+          reporter: progressReporter(process.stderr, progressStyle(process.stderr, process.env)),
+          onSummary: (tasks) => Effect.sync(() => void process.stderr.write(`${summaryLine(tasks)}\n`))
+        }
+      )
       yield* o.json ? Console.log(JSON.stringify(result, null, 2)) : Console.log(renderBuild(result))
     })
 ).pipe(Command.withDescription("Build an OCI image layout from the project's mise.toml, one layer per tool"))
