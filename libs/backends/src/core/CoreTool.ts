@@ -172,8 +172,10 @@ export const makeUpstream = (downloader: DownloaderShape): Upstream => {
       const dest = NodePath.join(ctx.downloadDir, toolDirName(tool.short), `.index-${createHash("sha256").update(url).digest("hex").slice(0, 16)}`)
       return downloader.download({ url, dest }).pipe(
         Effect.mapError((e) => fail(tool, e._tag === "DownloadError" ? withHint(e.message, e.status, hint) : e.message, e)),
-        Effect.flatMap(() => Effect.promise(() => fsp.readFile(dest))),
-        Effect.ensuring(Effect.promise(() => fsp.rm(dest, { force: true })))
+        Effect.flatMap(() =>
+          Effect.tryPromise({ try: () => fsp.readFile(dest), catch: (cause) => fail(tool, `cannot read the downloaded ${url}: ${String(cause)}`, cause) })
+        ),
+        Effect.ensuring(Effect.promise(() => fsp.rm(dest, { force: true }).catch(() => undefined)))
       )
     },
     download: (tool, url, checksum, ctx, hint) =>
@@ -199,7 +201,8 @@ export const makeUpstream = (downloader: DownloaderShape): Upstream => {
         : Effect.fail(fail(installing(tool), `${NodePath.basename(archive)} is not an archive this engine can unpack`))
     },
     cleanup: (tool, ctx) =>
-      keepDownload(ctx) ? Effect.void : Effect.promise(() => fsp.rm(downloadsOf(tool, ctx), { recursive: true, force: true }))
+      // A download left behind only costs space; it must not fail an install that succeeded.
+      keepDownload(ctx) ? Effect.void : Effect.promise(() => fsp.rm(downloadsOf(tool, ctx), { recursive: true, force: true }).catch(() => undefined))
   }
 }
 
