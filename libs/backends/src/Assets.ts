@@ -177,9 +177,10 @@ export const checksumAssets = (asset: string, names: ReadonlyArray<string>): Rea
     .map((ext) => `${asset}${ext}`)
     .filter((n) => names.includes(n))
   const lists = names.filter((n) =>
-    /^(?:sha(?:256|512)sums?|checksums?)(?:\.txt)?$/i.test(n) ||
-    /[-_.](?:sha(?:256|512)sums?|checksums?)(?:\.txt)?$/i.test(n) ||
-    /^sha(?:256|512)sums?[-_.]/i.test(n)
+    !/\.(?:asc|sig|gpg|pem|minisig|sigstore|bundle)$/i.test(n) &&
+    (/^(?:sha(?:256|512)sums?|checksums?)(?:\.txt)?$/i.test(n) ||
+      /[-_.](?:sha(?:256|512)sums?|checksums?)(?:\.txt)?$/i.test(n) ||
+      /^sha(?:256|512)sums?[-_.]/i.test(n))
   )
   return [...own, ...lists.filter((n) => !own.includes(n))]
 }
