@@ -183,6 +183,8 @@ export const prepareBuild = (opts: BuildOptions) =>
     const toolNames = uniqueNames(requests.map((r) => r.short))
     const tools = project.tools.map((spec, i) => toolTasks(setup, spec, requests[i]!, backends[i]!, toolNames[i]!))
     const copyIds = uniqueNames(plan.copies.map((c) => `copy-layer:${c.image}`))
+    // Seams: a `base-image` task (keyed by reference, pinned digest and platform) would come first among the
+    // parts and hand the layout its layers and Env; a `push` task would depend on the layout's Written output.
     const parts: ReadonlyArray<LayerPart> = [
       ...(plan.miseBinary !== undefined ? [{ kind: "mise", task: miseLayerTask(setup, plan.miseBinary) } as const] : []),
       ...tools.map((t) => ({ kind: "tool", task: t.layer, tool: t } as const)),

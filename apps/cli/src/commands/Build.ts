@@ -18,7 +18,7 @@ const dryRunFlag = Options.boolean("dry-run").pipe(
     "Print the task graph with each task's key and whether it would be a cache hit; build nothing (`--dry-run=json` for JSON)"
   )
 )
-export const quiet = Options.boolean("quiet").pipe(
+const quiet = Options.boolean("quiet").pipe(
   Options.withAlias("q"),
   Options.withDescription("No progress lines or summary on stderr (warnings and errors still print)")
 )
