@@ -336,7 +336,8 @@ export const dryRun = (opts: BuildOptions) =>
 /** Finds TASK among a prepared build's tasks by id or by the name dry-run printed. */
 export const findTask = (summary: RunSummary, name: string) =>
   Either.fromNullable(
-    summary.results.find((r) => r.task.id === name || taskName(r.task) === name),
+    // `id@version` also names a task whose version is not known yet (it waits for an install that would run).
+    summary.results.find((r) => r.task.id === name || taskName(r.task) === name || name.startsWith(`${r.task.id}@`)),
     () =>
       new BuildError({
         reason: "Usage",
