@@ -148,8 +148,10 @@ export const nextPageUrl = (headers: Readonly<Record<string, string>>, current: 
   const link = headers["link"]
   if (link !== undefined) {
     for (const part of link.split(/,(?=\s*<)/)) {
-      const m = /<([^>]+)>\s*;(.*)$/.exec(part.trim())
-      if (m !== null && /\brel\s*=\s*"?(?:[^"]*\s)?next(?:\s[^"]*)?"?/i.test(m[2]!)) return new URL(m[1]!, current).href
+      const m = /^<([^>]+)>(.*)$/.exec(part.trim())
+      const rel = m === null ? null : /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2]!)
+      // `rel` may hold several space-separated relations (`rel="next last"`).
+      if (rel !== null && (rel[1] ?? rel[2] ?? "").toLowerCase().split(/\s+/).includes("next")) return new URL(m![1]!, current).href
     }
   }
   const next = headers["x-next-page"]?.trim()

@@ -180,6 +180,8 @@ describe("release API plumbing", () => {
       `<https://api.github.com/repos/o/r/releases?per_page=100&page=5>; rel="last"`
     expect(nextPageUrl({ link }, current)).toBe("https://api.github.com/repos/o/r/releases?per_page=100&page=3")
     expect(nextPageUrl({ link: `<https://api.github.com/x?page=1>; rel="first"` }, current)).toBeUndefined()
+    expect(nextPageUrl({ link: `<https://api.github.com/x?page=9>; rel="nextish"` }, current)).toBeUndefined()
+    expect(nextPageUrl({ link: `</x?page=3>; rel=next` }, current)).toBe("https://api.github.com/x?page=3")
     expect(nextPageUrl({ "x-next-page": "3" }, "https://gitlab.com/api/v4/projects/1/releases?per_page=100&page=2")).toBe(
       "https://gitlab.com/api/v4/projects/1/releases?per_page=100&page=3"
     )
