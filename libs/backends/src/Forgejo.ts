@@ -35,7 +35,6 @@ const decodeOne = Schema.decodeUnknown(Schema.parseJson(ForgejoRelease))
 
 /** The Forgejo (and Gitea) API v1 of codeberg.org, or of another instance at `api_url = "https://<host>/api/v1"`. */
 export const forgejoForge: Forge = {
-  id: "forgejo",
   name: "Forgejo",
   defaultApiUrl: FORGEJO_API,
   repoShape: { pattern: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, example: `"forgejo:<owner>/<repo>", e.g. "forgejo:forgejo/forgejo"` },

@@ -59,12 +59,11 @@ const isGitHubDotCom = (apiUrl: string) => {
 
 /** The REST API of github.com, or of a GitHub Enterprise Server at `api_url = "https://<host>/api/v3"`. */
 export const githubForge: Forge = {
-  id: "github",
   name: "GitHub",
   defaultApiUrl: GITHUB_API,
   repoShape: { pattern: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, example: `"github:<owner>/<repo>", e.g. "github:cli/cli"` },
   // An Enterprise host has its own token; a github.com one is tried after it, as mise does.
-  tokenVars: (apiUrl) => isGitHubDotCom(apiUrl) || apiUrl === "" ? TOKEN_VARS : ["MISE_GITHUB_ENTERPRISE_TOKEN", ...TOKEN_VARS],
+  tokenVars: (apiUrl) => isGitHubDotCom(apiUrl) ? TOKEN_VARS : ["MISE_GITHUB_ENTERPRISE_TOKEN", ...TOKEN_VARS],
   tokenHint: "GITHUB_TOKEN",
   headers: (token) => ({
     accept: "application/vnd.github+json",

@@ -41,7 +41,6 @@ const decodeOne = Schema.decodeUnknown(Schema.parseJson(GitLabRelease))
 
 /** The REST API v4 of gitlab.com, or of a self-hosted GitLab at `api_url = "https://<host>/api/v4"`. */
 export const gitlabForge: Forge = {
-  id: "gitlab",
   name: "GitLab",
   defaultApiUrl: GITLAB_API,
   repoShape: {

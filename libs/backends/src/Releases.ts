@@ -31,7 +31,6 @@ export interface Release {
 
 /** One forge's releases API: URLs, auth, and the decoding of its JSON. */
 export interface Forge {
-  readonly id: "github" | "gitlab" | "forgejo"
   /** `GitHub`, for messages. */
   readonly name: string
   readonly defaultApiUrl: string
