@@ -62,11 +62,25 @@ export const fail = (tool: ToolRequest, message: string, cause?: unknown) =>
 export const apiUrlOf = (forge: Forge, tool: ToolRequest): string =>
   (optionString(tool.options, "api_url") ?? forge.defaultApiUrl).replace(/\/+$/, "")
 
-/** The repository part of the spec, checked against the forge's shape. */
-export const repoOf = (forge: Forge, tool: ToolRequest): Effect.Effect<string, BackendError> =>
-  forge.repoShape.pattern.test(tool.name)
+const isHttpUrl = (url: string) => {
+  try {
+    const protocol = new URL(url).protocol
+    return protocol === "https:" || protocol === "http:"
+  } catch {
+    return false
+  }
+}
+
+/** The repository part of the spec, checked against the forge's shape, and a usable `api_url`. */
+export const repoOf = (forge: Forge, tool: ToolRequest): Effect.Effect<string, BackendError> => {
+  if (!forge.repoShape.pattern.test(tool.name)) {
+    return Effect.fail(fail(tool, `"${tool.name}" is not a ${forge.name} repository; write it as ${forge.repoShape.example}`))
+  }
+  const apiUrl = apiUrlOf(forge, tool)
+  return isHttpUrl(apiUrl)
     ? Effect.succeed(tool.name)
-    : Effect.fail(fail(tool, `"${tool.name}" is not a ${forge.name} repository; write it as ${forge.repoShape.example}`))
+    : Effect.fail(fail(tool, `api_url "${apiUrl}" is not an http(s) URL; write it like ${forge.defaultApiUrl}`))
+}
 
 interface Token {
   readonly value: string
@@ -150,7 +164,9 @@ export const nextPageUrl = (headers: Readonly<Record<string, string>>, current: 
       const m = /^<([^>]+)>(.*)$/.exec(part.trim())
       const rel = m === null ? null : /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2]!)
       // `rel` may hold several space-separated relations (`rel="next last"`).
-      if (rel !== null && (rel[1] ?? rel[2] ?? "").toLowerCase().split(/\s+/).includes("next")) return new URL(m![1]!, current).href
+      if (rel !== null && (rel[1] ?? rel[2] ?? "").toLowerCase().split(/\s+/).includes("next") && URL.canParse(m![1]!, current)) {
+        return new URL(m![1]!, current).href
+      }
     }
   }
   const next = headers["x-next-page"]?.trim()

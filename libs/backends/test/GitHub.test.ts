@@ -296,9 +296,11 @@ describe("github backend: API errors", () => {
     expect(secondary.message).toContain("it resets at 60s from now); set GITHUB_TOKEN")
   })
 
-  it("refuses a spec that is not owner/repo", async () => {
+  it("refuses a spec that is not owner/repo, and an api_url that is not a URL", async () => {
     const e = await flip((await backend()).listVersions(tool("hello"), ctx()))
     expect(e.message).toBe(`github:hello@latest: "hello" is not a GitHub repository; write it as "github:<owner>/<repo>", e.g. "github:cli/cli"`)
+    const url = await flip((await backend()).listVersions(tool("acme/hello", "latest", { api_url: "ghe.example.com/api/v3" }), ctx()))
+    expect(url.message).toBe(`github:acme/hello@latest: api_url "ghe.example.com/api/v3" is not an http(s) URL; write it like https://api.github.com`)
   })
 })
 
