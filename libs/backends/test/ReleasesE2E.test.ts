@@ -1,9 +1,9 @@
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { buildCli, engineBin } from "./support/Cli"
 import { tempDir } from "./support/Context"
 import { serveForgejo, serveGitHub, serveGitLab, toolScript, typicalAssets } from "./support/Forges"
 import { startServer, type TestServer } from "./support/Server"
@@ -12,8 +12,6 @@ import { startServer, type TestServer } from "./support/Server"
 // loopback forge APIs below, and checks the layout with skopeo and umoci. Every child process is started
 // asynchronously: the fixture server lives in this process and must keep answering while the build runs.
 
-const repoRoot = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "")
-const engineBin = path.join(repoRoot, "apps", "cli", "bin", "engine.cjs")
 const exec = promisify(execFile)
 
 let server: TestServer
@@ -23,7 +21,7 @@ let work: string
 const build = process.arch === "arm64" ? "linux-arm64-gnu" : "linux-x64-gnu"
 
 beforeAll(async () => {
-  await exec(process.execPath, [path.join(repoRoot, "apps", "cli", "build.mjs")], { cwd: repoRoot })
+  await buildCli()
   server = await startServer()
   work = tempDir("releases-e2e")
   const releases = [
