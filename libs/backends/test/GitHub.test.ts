@@ -15,7 +15,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { tempDir, testContext, tree } from "./support/Context"
-import { serveError, serveGitHub, sha256, toolTarGz, typicalAssets } from "./support/Forges"
+import { tarGz } from "./support/Fixtures"
+import { serveError, serveGitHub, sha256, toolScript, toolTarGz, typicalAssets } from "./support/Forges"
 import { startServer, type TestServer } from "./support/Server"
 
 let server: TestServer
@@ -109,6 +110,25 @@ beforeAll(async () => {
     pageSize: 100,
     downloadOrigin: server.url.replace("127.0.0.1", "localhost"),
     releases: [{ tag: "v1.0.0", assets: [{ name: "hello-linux-amd64.tar.gz", body: good }] }]
+  })
+  serveGitHub(server, {
+    base: "/api/v3",
+    repo: "acme/flat",
+    pageSize: 100,
+    releases: [{
+      tag: "v1.0.0",
+      assets: [
+        {
+          name: "flat-1.0.0-linux-amd64.tar.gz",
+          body: await tarGz([
+            { name: "flat-1.0.0/LICENSE", content: "MIT\n" },
+            { name: "flat-1.0.0/flat", content: toolScript("flat", "1.0.0", "x64"), mode: 0o755 }
+          ])
+        },
+        { name: "jq-linux-amd64", body: Buffer.from(toolScript("jq", "1.0.0", "x64")) },
+        { name: "jq-linux-arm64", body: Buffer.from(toolScript("jq", "1.0.0", "arm64")) }
+      ]
+    }]
   })
   serveError(server, "/api/v3/repos/acme/limited/releases", 403, "API rate limit exceeded for 127.0.0.1. (But here's the good news: ...)", {
     "x-ratelimit-limit": "60",
@@ -233,6 +253,26 @@ describe("github backend: install", () => {
     expect(kept.bins).toEqual(["hello-1.0.0/bin"])
     const e = await installError(b, resolved(tool("acme/hello", "1.0.0", { asset_pattern: "*.deb" }), "1.0.0"))
     expect(e.e.message).toContain(`github:acme/hello@1.0.0: no asset of release v1.0.0 matches asset_pattern "*.deb" (its assets: hello-1.0.0-x86_64-unknown-linux-musl.tar.gz, `)
+  })
+
+  it("finds bin paths as mise does: the root when it holds the executable, else the top-level dirs that do", async () => {
+    const b = await backend()
+    const stripped = await install(b, resolved(tool("acme/flat", "1.0.0"), "1.0.0"))
+    expect(stripped.tree).toEqual(["f LICENSE 644", "f flat 755"])
+    expect(stripped.bins).toEqual(["."])
+    const kept = await install(b, resolved(tool("acme/flat", "1.0.0", { strip_components: 0 }), "1.0.0"))
+    expect(kept.bins).toEqual(["flat-1.0.0"])
+    expect(execFileSync(path.join(kept.dir, kept.bins[0]!, "flat"), { encoding: "utf8" })).toBe("flat 1.0.0 x64\n")
+  })
+
+  it("installs a bare binary asset at the root under its cleaned name (or `bin`)", async () => {
+    const b = await backend()
+    const jq = await install(b, resolved(tool("acme/flat", "1.0.0", { asset_pattern: "jq-*" }), "1.0.0"))
+    expect(jq.tree).toEqual(["f jq 755"])
+    expect(jq.bins).toEqual(["."])
+    expect(execFileSync(path.join(jq.dir, "jq"), { encoding: "utf8" })).toBe("jq 1.0.0 x64\n")
+    const named = await install(b, resolved(tool("acme/flat", "1.0.0", { asset_pattern: "jq-*", bin: "jq1", bin_path: "bin" }), "1.0.0"))
+    expect(named.tree).toEqual(["d bin", "f bin/jq1 755"])
   })
 
   it("verifies GitHub's own asset digest when it publishes one", async () => {
