@@ -27,7 +27,8 @@ const run = (args: ReadonlyArray<string>, cwd: string) =>
 beforeAll(async () => {
   server = await startServer()
   root = tempDir("core-node-e2e")
-  const [tarball] = await Promise.all([buildNodeTarball(root), run([path.join(repoRoot, "apps", "cli", "build.mjs")], repoRoot)])
+  // The CLI bundle is built once by test/globalSetup.ts.
+  const tarball = await buildNodeTarball(root)
   mirror = serveNodeMirror(server, "/dist/", tarball)
 })
 afterAll(async () => {
