@@ -14,16 +14,6 @@ let server: TestServer
 let root: string
 let mirror = ""
 
-/** Asynchronous on purpose: the mirror the build downloads from is served by this process. */
-const run = (args: ReadonlyArray<string>, cwd: string) =>
-  new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "ignore", "pipe"] })
-    let stderr = ""
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    child.on("error", reject)
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(" ")} exited ${code}: ${stderr}`))))
-  })
-
 beforeAll(async () => {
   server = await startServer()
   root = tempDir("core-node-e2e")
