@@ -18,13 +18,13 @@ import {
 import { Effect, Option, Schema } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { createWriteStream } from "node:fs"
-import { mkdir, rename, rm, stat } from "node:fs/promises"
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { repositoryScope } from "./Auth"
 import { BlobError, errorText, ManifestError, type RegistryFailure } from "./Errors"
-import { type Reference, referenceIdentifier, withIdentifier } from "./Reference"
+import { formatReference, type Reference, referenceIdentifier, withIdentifier } from "./Reference"
 import { RegistryClient } from "./RegistryClient"
 import { formatPlatform, normalizeVariant, platformMatches } from "./Platform"
 
@@ -332,27 +332,88 @@ export interface PulledImage {
   readonly layers: ReadonlyArray<Descriptor>
 }
 
+/** Just enough of a config to check its diff_ids before decoding it for real. */
+const RootfsShapeSchema = Schema.parseJson(
+  Schema.Struct({ rootfs: Schema.optional(Schema.Struct({ diff_ids: Schema.optional(Schema.Unknown) })) })
+)
+
+/** A stored blob whose bytes still hash to its digest, else None (then it is fetched again). */
+const storedBlob = (sink: BlobSink, descriptor: Descriptor): Effect.Effect<Option.Option<Uint8Array>> =>
+  sink.has(descriptor).pipe(
+    Effect.flatMap((present) =>
+      present
+        ? Effect.promise(() =>
+          readFile(sink.pathFor(descriptor.digest)).then(
+            (bytes) => (digestOf(bytes) === descriptor.digest ? Option.some(new Uint8Array(bytes)) : Option.none()),
+            () => Option.none<Uint8Array>()
+          )
+        )
+        : Effect.succeed(Option.none<Uint8Array>())
+    )
+  )
+
+const storeBytes = (at: BlobLocation, descriptor: Descriptor, path: string, bytes: Uint8Array) =>
+  Effect.tryPromise({
+    try: async () => {
+      await mkdir(dirname(path), { recursive: true })
+      const temp = join(dirname(path), `.${basename(path)}.part-${randomUUID()}`)
+      try {
+        await writeFile(temp, bytes, { flag: "wx" })
+        await rename(temp, path)
+      } finally {
+        await rm(temp, { force: true })
+      }
+    },
+    catch: (cause) => blobError(at, descriptor.digest, "Io", `cannot store blob ${descriptor.digest} at ${path}: ${errorText(cause)}`, { path, cause })
+  })
+
 /**
- * Pulls one platform's image: manifest (descending an index), config (always fetched, also stored in the sink),
- * and every layer the sink lacks, streamed and verified.
+ * Pulls one platform's image: manifest (descending an index), config (read from the sink when it is already
+ * there, else fetched and stored), and every layer the sink lacks, streamed and verified. A config without
+ * `rootfs.diff_ids`, or with another count than the manifest has layers, is refused with mise's messages;
+ * `name` is how those messages call the image (default: the canonical reference).
  */
 export const pullImage = (
   ref: Reference,
   platform: Platform,
   sink: BlobSink,
-  options: { readonly concurrency?: number } = {}
+  options: { readonly concurrency?: number; readonly name?: string } = {}
 ): Effect.Effect<PulledImage, RegistryFailure, RegistryClient> =>
   Effect.gen(function*() {
     const fetched = yield* resolveImageManifest(ref, platform)
     const { manifest } = fetched
     const at = { registry: ref.registry, repository: ref.repository }
-    const configBytes = yield* fetchBlobBytes(at, manifest.config)
+    const name = options.name ?? formatReference(ref)
+    const stored = yield* storedBlob(sink, manifest.config)
+    const configBytes = Option.isSome(stored) ? stored.value : yield* fetchBlobBytes(at, manifest.config)
+    if (Option.isNone(stored)) yield* storeBytes(at, manifest.config, sink.pathFor(manifest.config.digest), configBytes)
+    const shape = yield* Schema.decodeUnknown(RootfsShapeSchema)(new TextDecoder().decode(configBytes)).pipe(
+      Effect.mapError(() => manifestError(ref, "Decode", `the config of ${name} is not JSON`, manifest.config.digest))
+    )
+    const diffIds = shape.rootfs?.diff_ids
+    if (!Array.isArray(diffIds)) {
+      return yield* Effect.fail(
+        manifestError(
+          ref,
+          "Invalid",
+          `pulled base image ${name} has no rootfs.diff_ids in its config — cannot produce a valid OCI image on top of it`,
+          manifest.config.digest
+        )
+      )
+    }
+    if (diffIds.length !== manifest.layers.length) {
+      return yield* Effect.fail(
+        manifestError(
+          ref,
+          "Invalid",
+          `base image ${name} has ${manifest.layers.length} layers in its manifest but ${diffIds.length} diff_ids in its config — refusing to emit an OCI-spec-violating image`,
+          manifest.config.digest
+        )
+      )
+    }
     const config = yield* decodeImageConfig(configBytes, `${ref.registry}/${ref.repository}@${manifest.config.digest}`).pipe(
       Effect.mapError((e) => manifestError(ref, "Decode", e.message, manifest.config.digest))
     )
-    if (!(yield* sink.has(manifest.config))) {
-      yield* fetchBlobToFile(at, manifest.config, sink.pathFor(manifest.config.digest))
-    }
     yield* Effect.forEach(
       manifest.layers,
       (layer) =>
