@@ -144,7 +144,7 @@ describe("engine build: unchanged work never runs twice", () => {
     skopeoInspect(path.join(dir, "out"))
   })
 
-  it("explain names the input that changed for a task that reran", async () => {
+  it("explain names the input that changed for a task that reran; unknown tasks and -j 0 are usage errors", async () => {
     const r = await engine(["explain", "tool-layer:http:hello@1.1.0", ...BUILD.slice(1)], { cwd: dir, env: e() })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain("status: cache hit")
@@ -153,6 +153,9 @@ describe("engine build: unchanged work never runs twice", () => {
     const missing = await engine(["explain", "tool-layer:nope", ...BUILD.slice(1)], { cwd: dir, env: e() })
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain("tool-layer:http:hello@1.1.0")
+    const noJobs = await engine([...BUILD, "-j", "0"], { cwd: dir, env: e() })
+    expect(noJobs.code).toBe(2)
+    expect(noJobs.stderr).toContain("-j/--jobs 0")
   })
 
   it("changing an [oci] field reruns only the layout; every layer is a cache hit", async () => {

@@ -138,6 +138,9 @@ export const prepareBuild = (opts: BuildOptions) =>
   Effect.gen(function*() {
     const paths = yield* Paths
     const registry = yield* BackendRegistry
+    if (opts.jobs !== undefined && !(Number.isInteger(opts.jobs) && opts.jobs >= 1)) {
+      return yield* new BuildError({ reason: "Usage", message: `-j/--jobs ${opts.jobs}: expected a whole number of tasks, at least 1` })
+    }
     const warnings: Array<string> = []
     const warn = (message: string) => {
       warnings.push(message)
