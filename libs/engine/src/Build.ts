@@ -3,6 +3,7 @@ import { BackendRegistry, rejectUnsupported } from "@engine/backends"
 import type { Digest } from "@engine/layout"
 import { Effect, Either, Option } from "effect"
 import * as NodePath from "node:path"
+import { type BaseImage, baseImageTask, registryLayer } from "./BaseImage"
 import { BuildError } from "./BuildError"
 import {
   type BuildSetup,
@@ -15,7 +16,7 @@ import {
   type ToolTasks
 } from "./BuildTasks"
 import { type ActionCache, makeActionCache, openCacheStore } from "./cache"
-import { loadProject, type Project } from "./config"
+import { loadProject, ociSettings, type Project } from "./config"
 import { runGraphs, type RunSummary, type Task, type TaskEvent, taskGraph, type TaskGraph, type TaskRef, valueOf } from "./graph"
 import { planImage } from "./ImagePlan"
 import type { ImagePlan } from "./ImagePlan"
@@ -55,7 +56,7 @@ export interface BuildOptions {
 }
 
 export interface LayerSummary {
-  readonly kind: "mise" | "tool" | "copy" | "config"
+  readonly kind: "base" | "mise" | "tool" | "copy" | "config"
   readonly tool?: string
   readonly version?: string
   readonly image?: string
@@ -94,6 +95,8 @@ export interface BuildResult {
   readonly manifestSize: number
   readonly configDigest: Digest
   readonly tag?: string
+  /** The base as typed and the manifest it resolved to; absent for scratch. */
+  readonly base?: { readonly name: string; readonly digest: Digest }
   readonly layers: ReadonlyArray<LayerSummary>
   readonly warnings: ReadonlyArray<string>
   readonly tasks: TasksSummary
@@ -117,6 +120,7 @@ export interface PreparedBuild {
   readonly graph: TaskGraph<BuildTask>
   readonly tools: ReadonlyArray<ToolTasks>
   readonly parts: ReadonlyArray<LayerPart>
+  readonly base: Task<BaseImage, unknown, FileSystem.FileSystem> | undefined
   readonly layout: ReturnType<typeof layoutTask>
   readonly cache: ActionCache
   readonly warnings: Array<string>
@@ -153,8 +157,8 @@ export const prepareBuild = (opts: BuildOptions) =>
       includeGlobal: opts.includeGlobal
     })
     const plan = yield* planImage(project, opts)
-    const base = paths.backendContext(project.settings, opts.env, warn)
-    const ctx = opts.quiet === true ? { ...base, log: () => undefined } : base
+    const context = paths.backendContext(project.settings, opts.env, warn)
+    const ctx = opts.quiet === true ? { ...context, log: () => undefined } : context
     const requests = project.tools.map(toRequest)
     yield* rejectUnsupported(requests)
     const backends = yield* Effect.forEach(requests, (r) => registry.get(r))
@@ -186,22 +190,32 @@ export const prepareBuild = (opts: BuildOptions) =>
     const toolNames = uniqueNames(requests.map((r) => r.short))
     const tools = project.tools.map((spec, i) => toolTasks(setup, spec, requests[i]!, backends[i]!, toolNames[i]!))
     const copyIds = uniqueNames(plan.copies.map((c) => `copy-layer:${c.image}`))
-    // Seams: a `base-image` task (keyed by reference, pinned digest and platform) would come first among the
-    // parts and hand the layout its layers and Env; a `push` task would depend on the layout's Written output.
+    const settings = ociSettings(project.settings)
+    const base = plan.base !== undefined
+      ? baseImageTask({
+        from: plan.from,
+        reference: plan.base,
+        architecture: paths.imageArch,
+        store,
+        registry: registryLayer({ insecureRegistries: settings.insecureRegistries, env: opts.env, home: paths.home }),
+        log: ctx.log
+      })
+      : undefined
     const parts: ReadonlyArray<LayerPart> = [
       ...(plan.miseBinary !== undefined ? [{ kind: "mise", task: miseLayerTask(setup, plan.miseBinary) } as const] : []),
       ...tools.map((t) => ({ kind: "tool", task: t.layer, tool: t } as const)),
       ...plan.copies.map((c, j) => ({ kind: "copy", task: copyLayerTask(setup, c, copyIds[j]!), image: c.image } as const)),
       { kind: "config", task: configLayerTask(setup, tools) }
     ]
-    const layout = layoutTask(setup, tools, parts)
+    const layout = layoutTask(setup, tools, parts, base)
     const graph = yield* taskGraph<BuildTask>(project.root, [
+      ...(base !== undefined ? [base] : []),
       ...tools.flatMap((t) => [t.resolve, t.install]),
       ...parts.map((p) => p.task),
       layout
     ])
     const cache = makeActionCache(store, { verify: opts.verify === true })
-    const prepared: PreparedBuild = { project, plan, outputDir, graph, tools, parts, layout, cache, warnings, warn }
+    const prepared: PreparedBuild = { project, plan, outputDir, graph, tools, parts, base, layout, cache, warnings, warn }
     return prepared
   })
 
@@ -272,13 +286,21 @@ export const build = (opts: BuildOptions) =>
             return { kind: p.kind, ...base } satisfies LayerSummary
         }
       }))
+    const base = prepared.base !== undefined ? yield* value(prepared.base, prepared.base.id) : undefined
+    const baseLayers = (base?.layers ?? []).map((l, i): LayerSummary => ({
+      kind: "base",
+      digest: l.digest,
+      diffId: base?.diffIds[i] ?? l.digest,
+      size: l.size
+    }))
     const result: BuildResult = {
       outputDir: prepared.outputDir,
       manifestDigest: written.manifestDigest,
       manifestSize: written.manifestSize,
       configDigest: written.configDigest,
       ...(prepared.plan.tag !== undefined ? { tag: prepared.plan.tag } : {}),
-      layers,
+      ...(base !== undefined ? { base: { name: base.name, digest: base.manifestDigest } } : {}),
+      layers: [...baseLayers, ...layers],
       warnings: prepared.warnings,
       tasks: tasksSummary(summary)
     }

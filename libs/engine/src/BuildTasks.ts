@@ -19,6 +19,7 @@ import { Effect, Option, Schema } from "effect"
 import { lstatSync, readlinkSync } from "node:fs"
 import { readFile, stat } from "node:fs/promises"
 import * as NodePath from "node:path"
+import type { BaseImage } from "./BaseImage"
 import { BuildError } from "./BuildError"
 import { type CacheStore, fingerprintFile, fingerprintTree } from "./cache"
 import type { Project, ToolSpec } from "./config"
@@ -370,9 +371,15 @@ const blobFile = (dir: string, digest: string) => NodePath.join(dir, "blobs", "s
  * needs the output dir to still hold what was written: the same index.json and every blob at its size
  * (with --verify: the very cache file, by inode).
  */
-export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, parts: ReadonlyArray<LayerPart>) => {
+export const layoutTask = (
+  setup: BuildSetup,
+  tools: ReadonlyArray<ToolTasks>,
+  parts: ReadonlyArray<LayerPart>,
+  base?: Task<BaseImage, unknown, FileSystem.FileSystem>
+) => {
   const { plan, project, store, outputDir } = setup
   const deps = Object.fromEntries([
+    ...(base !== undefined ? [[base.id, base] as const] : []),
     ...parts.map((p): readonly [string, AnyTask] => [p.task.id, p.task]),
     ...tools.flatMap((t): ReadonlyArray<readonly [string, AnyTask]> => [[t.resolve.id, t.resolve], [t.install.id, t.install]])
   ])
@@ -410,7 +417,8 @@ export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, p
       tools: imageTools,
       layers,
       created: setup.created,
-      architecture: setup.architecture
+      architecture: setup.architecture,
+      base: base !== undefined ? depValue(values, base.id, base) : undefined
     })
   }
   return task({
@@ -429,7 +437,9 @@ export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, p
         outputDir,
         tag: plan.tag ?? null,
         config: configJson(encodeImageConfig(assembled.config)),
-        layers: assembled.layers.map((d) => ({ digest: d.digest, size: d.size, annotations: d.annotations ?? null }))
+        layers: assembled.layers.map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: d.annotations ?? null })),
+        annotations: assembled.annotations ?? null,
+        platform: assembled.platform !== undefined ? { os: assembled.platform.os, arch: assembled.platform.architecture } : null
       })
     },
     // Linking and renaming take milliseconds: an interrupt waits for them, so the output dir is never half written.
@@ -439,9 +449,9 @@ export const layoutTask = (setup: BuildSetup, tools: ReadonlyArray<ToolTasks>, p
         const assembled = image(values)
         const configRef = yield* store.putBlob(encodeImageConfig(assembled.config))
         const configDesc = { mediaType: MediaType.ImageConfig, size: configRef.size, digest: configRef.digest }
-        const manifestRef = yield* store.putBlob(encodeManifest(manifestOf(configDesc, assembled.layers)))
+        const manifestRef = yield* store.putBlob(encodeManifest(manifestOf(configDesc, assembled.layers, assembled.annotations)))
         const manifestDesc = { mediaType: MediaType.ImageManifest, size: manifestRef.size, digest: manifestRef.digest }
-        const index = indexOf(manifestDesc, assembled.tagAnnotations)
+        const index = indexOf(manifestDesc, assembled.tagAnnotations, assembled.platform)
         yield* fs.makeDirectory(outputDir, { recursive: true }).pipe(
           Effect.mapError((cause) => new BuildError({ reason: "Io", message: `cannot create output dir ${outputDir}: ${String(cause)}`, cause }))
         )

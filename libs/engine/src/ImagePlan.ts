@@ -1,6 +1,8 @@
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import * as NodePath from "node:path"
+import type { Reference } from "@engine/registry"
+import { parseBase } from "./BaseImage"
 import { BuildError } from "./BuildError"
 import { parseCopy, parseOwner, type Project, validateMountPoint } from "./config"
 
@@ -16,7 +18,10 @@ export interface CopySpec {
 
 /** Everything about the image that is decided before any tool is touched. */
 export interface ImagePlan {
+  /** As typed (CLI, `[oci].from` or `oci.default_from`); `scratch` or empty for none. */
   readonly from: string
+  /** The parsed base reference; undefined for scratch. */
+  readonly base: Reference | undefined
   readonly mountPoint: string
   readonly owner: Owner
   readonly tag?: string | undefined
@@ -50,12 +55,7 @@ export const planImage = (project: Project, opts: PlanOptions) =>
     const oci = project.oci
     const settingFrom = project.settings["oci.default_from"]
     const from = opts.from ?? oci.from ?? (typeof settingFrom === "string" ? settingFrom : "debian:bookworm-slim")
-    if (from !== "scratch" && from !== "") {
-      return yield* new BuildError({
-        reason: "Unsupported",
-        message: `base image ${from}: pulling base images from a registry is not supported by this build yet; pass --from scratch (or set [oci].from = "scratch")`
-      })
-    }
+    const base = yield* parseBase(from)
     const settingMount = project.settings["oci.default_mount_point"]
     const mountPoint = opts.mountPoint !== undefined
       ? yield* validateMountPoint(opts.mountPoint).pipe(Effect.mapError(usage("--mount-point")))
@@ -68,6 +68,7 @@ export const planImage = (project: Project, opts: PlanOptions) =>
     const miseBinary = opts.noMise ? undefined : yield* findMise(opts.miseBin, opts.env)
     const plan: ImagePlan = {
       from,
+      base,
       mountPoint,
       owner,
       tag: opts.tag ?? oci.tag,

@@ -109,17 +109,28 @@ export type TaskKeyInputs = {
   readonly "mise-layer": { readonly format: string; readonly binary: string; readonly owner: Owner; readonly compression: Compression }
   /** The synthesized /etc/mise/config.toml, by its text. */
   readonly "config-layer": { readonly format: string; readonly config: string; readonly owner: Owner; readonly compression: Compression }
-  /** A base image, by reference and (when pinned) manifest digest, for one platform. */
+  /**
+   * A base image, by canonical reference and (when pinned) manifest digest, for one platform. A tag's cached
+   * result is re-checked against the registry when restored (the tag may have moved); a digest's is not.
+   */
   readonly "base-image": { readonly reference: string; readonly digest?: string; readonly platform: Platform }
   /**
    * The OCI layout of one image written into `outputDir`: the image config as it will be written and the
-   * layer descriptors in order (so any layer digest or config field change is named), plus the tag.
+   * layer descriptors in order (so any layer digest or config field change is named), the manifest's
+   * annotations (base name and digest), the index entry's platform (set with a base), plus the tag.
    */
   readonly layout: {
     readonly outputDir: string
     readonly tag: string | null
     readonly config: Json
-    readonly layers: ReadonlyArray<{ readonly digest: string; readonly size: number; readonly annotations: Readonly<Record<string, string>> | null }>
+    readonly layers: ReadonlyArray<{
+      readonly mediaType: string
+      readonly digest: string
+      readonly size: number
+      readonly annotations: Readonly<Record<string, string>> | null
+    }>
+    readonly annotations: Readonly<Record<string, string>> | null
+    readonly platform: Platform | null
   }
   /** Push a layout's manifest to a destination reference. */
   readonly push: { readonly destination: string; readonly manifest: string }
