@@ -1,4 +1,3 @@
-import { xz } from "@napi-rs/lzma"
 import { Data, Effect } from "effect"
 import { createReadStream, createWriteStream } from "node:fs"
 import * as fsp from "node:fs/promises"
@@ -8,6 +7,9 @@ import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
 import * as yauzl from "yauzl"
+
+/** The native xz decoder is loaded on first use: most builds unpack no .xz and start-up stays small. */
+const xzDecompress = async (data: Buffer): Promise<Buffer> => (await import("@napi-rs/lzma")).xz.decompress(data)
 
 /** Formats as mise names them (`ExtractionFormat`); `raw` is a file that is not an archive. */
 export type ArchiveFormat =
@@ -161,7 +163,7 @@ const tarSource = (archive: string, format: ArchiveFormat): (() => Promise<Reada
       let decoded: Promise<Buffer> | undefined
       return async () => {
         // @napi-rs/lzma has no streaming decoder: the tar is held in memory once, shared by both passes.
-        decoded ??= fsp.readFile(archive).then((b) => xz.decompress(b))
+        decoded ??= fsp.readFile(archive).then(xzDecompress)
         return Readable.from([await decoded])
       }
     }
@@ -454,7 +456,7 @@ export const decompressFile = (archive: string, format: ArchiveFormat, dest: str
       if (format === "gz") {
         await writeFile(dest, createReadStream(archive).pipe(zlib.createGunzip()), 0o755)
       } else if (format === "xz") {
-        await writeFile(dest, Readable.from([await xz.decompress(await fsp.readFile(archive))]), 0o755)
+        await writeFile(dest, Readable.from([await xzDecompress(await fsp.readFile(archive))]), 0o755)
       } else {
         throw new Reject(undefined, `${format} compressed files are not supported yet (supported: gz, xz)`)
       }
