@@ -3,13 +3,17 @@ import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer } from "effect"
 import { type Backend, BackendError, type BackendInfo, BackendRegistry, type ToolRequest } from "./Backend"
+import { cargoInfo, makeCargoBackend } from "./Cargo"
 import { coreInfo, makeCoreBackend } from "./core"
 import { Downloader, DownloaderLive } from "./Downloader"
 import { forgejoInfo, makeForgejoBackend } from "./Forgejo"
+import { gemInfo, makeGemBackend } from "./Gem"
 import { githubInfo, makeGitHubBackend } from "./GitHub"
 import { gitlabInfo, makeGitLabBackend } from "./GitLab"
+import { goModuleInfo, makeGoModuleBackend } from "./GoModule"
 import { httpInfo, makeHttpBackend } from "./Http"
 import { makeNpmBackend, npmInfo } from "./Npm"
+import { makePipxBackend, pipxInfo } from "./Pipx"
 import { makeUbiBackend, ubiInfo } from "./Ubi"
 
 /** The built-in backends as `engine backends` lists them (no services needed). */
@@ -20,7 +24,11 @@ export const builtinBackends: ReadonlyArray<BackendInfo> = [
   githubInfo,
   gitlabInfo,
   forgejoInfo,
-  ubiInfo
+  ubiInfo,
+  cargoInfo,
+  goModuleInfo,
+  gemInfo,
+  pipxInfo
 ]
 
 const UNSUPPORTED = new Set(["asdf", "vfox"])
@@ -78,6 +86,10 @@ export const backendRegistryLayer = (
         makeGitLabBackend(downloader),
         makeForgejoBackend(downloader),
         makeUbiBackend(downloader),
+        makeCargoBackend(downloader, executor),
+        makeGoModuleBackend(downloader, executor),
+        makeGemBackend(downloader, executor),
+        makePipxBackend(downloader, executor),
         ...extra
       ])
     })

@@ -36,6 +36,18 @@ export {
   type UbiSelection
 } from "./Assets"
 export { cleanBinaryName } from "./BinaryName"
+export {
+  cargoInfo,
+  cargoInstallFlags,
+  type CrateSource,
+  crateSource,
+  DEFAULT_CARGO_INDEX,
+  indexVersions,
+  installStateToml,
+  makeCargoBackend,
+  packageVersion,
+  sparseIndexPath
+} from "./Cargo"
 export { CORE_TOOL_NAMES, coreInfo, makeCoreBackend } from "./core"
 export {
   type Checksum,
@@ -55,8 +67,27 @@ export {
   type TextResponse
 } from "./Downloader"
 export { FORGEJO_API, forgejoForge, forgejoInfo, makeForgejoBackend } from "./Forgejo"
+export {
+  DEFAULT_GEM_SOURCE,
+  firstGemSource,
+  gemInfo,
+  gemWrapper,
+  makeGemBackend,
+  rewriteRubyShebang,
+  rubyShebangLine
+} from "./Gem"
 export { GITHUB_API, githubForge, githubInfo, makeGitHubBackend } from "./GitHub"
 export { GITLAB_API, gitlabForge, gitlabInfo, makeGitLabBackend } from "./GitLab"
+export {
+  DEFAULT_GOPROXY,
+  encodeModulePath,
+  type GoProxy,
+  goModuleInfo,
+  makeGoModuleBackend,
+  matchesGoPatterns,
+  modulePathCandidates,
+  parseGoproxy
+} from "./GoModule"
 export { fileNameFromUrl, httpInfo, makeHttpBackend } from "./Http"
 export {
   installDir,
@@ -69,6 +100,21 @@ export {
   words
 } from "./Naming"
 export { DEFAULT_REGISTRY, makeNpmBackend, npmInfo, packumentUrl, packumentVersions, resolveNpmVersion, splitArgs } from "./Npm"
+export {
+  DEFAULT_PIPX_REGISTRY,
+  indexUrlOfRegistry,
+  isPep440Prerelease,
+  makePipxBackend,
+  normalizePackageName,
+  pipIndexUrl,
+  pipxInfo,
+  pipxRequirement,
+  type PipxSource,
+  pipxSource,
+  pypiVersions,
+  simpleIndexVersions,
+  versionFromDistribution
+} from "./Pipx"
 export {
   hostPlatform,
   optionString,
