@@ -88,11 +88,14 @@ export const pypiVersions = (project: typeof PypiProject.Type): ReadonlyArray<st
       .map(([v]) => v)
   )
 
-/** mise's `get_index_url`: the pip/uv index a registry URL stands for (`…/pypi/{}/json` → `…/simple`). */
+/**
+ * mise's `get_index_url`: the pip/uv index a registry URL stands for (`…/pypi/{}/json` → `…/simple`); the `//` mise
+ * leaves where `{}` was (`…/api/{}/json` → `…/api//simple`) is collapsed.
+ */
 export const indexUrlOfRegistry = (registry: string): string => {
   const url = registry.replace("{}", "").replace(/\/+$/, "")
   if (/\/pypi\/[^/]*\/(?:json|simple)$/.test(url)) return url.replace(/\/pypi\/[^/]*\/(?:json|simple)$/, "/simple")
-  if (url.endsWith("/json")) return `${url.slice(0, -5)}/simple`
+  if (url.endsWith("/json")) return `${url.slice(0, -5).replace(/\/+$/, "")}/simple`
   if (url.endsWith("/simple")) return url
   return `${url}/simple`
 }
