@@ -27,9 +27,9 @@ describe("BackendRegistry", () => {
   it("serves the built-in backends", async () => {
     expect((await get("http:hello")).id).toBe("http")
     expect((await get("npm:prettier")).id).toBe("npm")
-    expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi"])
+    expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "cargo", "go", "gem", "pipx"])
     const listed = await Effect.runPromise(Effect.map(BackendRegistry, (r) => r.list().map((b) => b.id)).pipe(Effect.provide(BackendRegistryLive)))
-    expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi"])
+    expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "cargo", "go", "gem", "pipx"])
   })
 
   it("rejects asdf and vfox tools with mise's reason", async () => {
@@ -45,7 +45,9 @@ describe("BackendRegistry", () => {
   })
 
   it("names the tool, the backend and the known ones for an unknown backend", async () => {
-    expect((await getError("cargo:eza")).message).toBe(`cargo:eza: unknown backend "cargo" (known backends: http, npm, core, github, gitlab, forgejo, ubi)`)
+    expect((await getError("conda:ruff")).message).toBe(
+      `conda:ruff: unknown backend "conda" (known backends: http, npm, core, github, gitlab, forgejo, ubi, cargo, go, gem, pipx)`
+    )
   })
 
   it("takes a user's own backend without forking, and lets it replace a built-in", async () => {
@@ -62,6 +64,8 @@ describe("BackendRegistry", () => {
     const layer = makeBackendRegistry([mine, { ...mine, id: "http", description: "replaced" }])
     expect(await get("cargo:eza", layer)).toBe(mine)
     expect((await get("http:x", layer)).description).toBe("replaced")
-    expect((await getError("go:x", layer)).message).toBe(`go:x: unknown backend "go" (known backends: http, npm, core, github, gitlab, forgejo, ubi, cargo)`)
+    expect((await getError("conda:x", layer)).message).toBe(
+      `conda:x: unknown backend "conda" (known backends: http, npm, core, github, gitlab, forgejo, ubi, cargo, go, gem, pipx)`
+    )
   })
 })
