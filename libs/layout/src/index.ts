@@ -1,4 +1,5 @@
 export * from "./Digest"
+export * from "./DockerArchive"
 export * from "./Errors"
 export * from "./Gzip"
 export * from "./LayerEntry"
