@@ -5,6 +5,7 @@ import { Effect, Either, Option } from "effect"
 import * as NodePath from "node:path"
 import { type BaseImage, baseImageTask, registryLayer } from "./BaseImage"
 import { BuildError } from "./BuildError"
+import type { RemoteLayer } from "./RemoteReuse"
 import {
   type BuildSetup,
   configLayerTask,
@@ -53,6 +54,8 @@ export interface BuildOptions {
   readonly onSummary?: (tasks: TasksSummary) => Effect.Effect<void>
   readonly env: Readonly<Record<string, string | undefined>>
   readonly now?: () => Date
+  /** Push only: tool layers of the previous image, referenced instead of rebuilt when their reuse key matches. */
+  readonly reuse?: ReadonlyArray<RemoteLayer>
 }
 
 export interface LayerSummary {
@@ -63,6 +66,8 @@ export interface LayerSummary {
   readonly digest: Digest
   readonly diffId: Digest
   readonly size: number
+  /** Referenced from the previously pushed image instead of built (push only). */
+  readonly reused?: boolean
 }
 
 /** One task of a run, as `--json` shows it. */
@@ -185,7 +190,8 @@ export const prepareBuild = (opts: BuildOptions) =>
       outputDir,
       architecture: paths.imageArch,
       created: createdTimestamp(opts.env.SOURCE_DATE_EPOCH, now, warn),
-      now: () => now().getTime()
+      now: () => now().getTime(),
+      reuse: opts.reuse ?? []
     }
     const toolNames = uniqueNames(requests.map((r) => r.short))
     const tools = project.tools.map((spec, i) => toolTasks(setup, spec, requests[i]!, backends[i]!, toolNames[i]!))
@@ -274,7 +280,7 @@ export const build = (opts: BuildOptions) =>
       Effect.gen(function*() {
         const layer = yield* value(p.task, p.task.id)
         layer.warnings.forEach(prepared.warn)
-        const base = { digest: layer.digest, diffId: layer.diffId, size: layer.size }
+        const base = { digest: layer.digest, diffId: layer.diffId, size: layer.size, ...(layer.reused === true ? { reused: true } : {}) }
         switch (p.kind) {
           case "tool": {
             const resolved = yield* value(p.tool.resolve, p.tool.resolve.id)

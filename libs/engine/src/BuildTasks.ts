@@ -27,6 +27,7 @@ import { type AnyTask, type DepResult, depValue, type Json, JsonSchema, keyInput
 import { assembleImage, indexOf, type ImageLayer, type ImageTool, manifestOf, toolLayerAnnotations } from "./ImageAssembly"
 import type { CopySpec, ImagePlan, Owner } from "./ImagePlan"
 import { isInstalled } from "./Installer"
+import { findReusable, type RemoteLayer } from "./RemoteReuse"
 import { synthesizedMiseConfig } from "./Synthesized"
 import { describeTool, ensureInstalled, imageRootOf, localResolution, pinnedVersion, type Resolution, resolveTool } from "./Toolset"
 
@@ -66,7 +67,9 @@ const Layer = Schema.Struct({
   diffId: Digest,
   size: Schema.NonNegativeInt,
   /** What the tree walk warned about, replayed on every build (also on a hit). */
-  warnings: Schema.Array(Schema.String)
+  warnings: Schema.Array(Schema.String),
+  /** Referenced from the previously pushed image (remote layer reuse): no local bytes. */
+  reused: Schema.optional(Schema.Boolean)
 })
 export type Layer = typeof Layer.Type
 
@@ -94,6 +97,8 @@ export interface BuildSetup {
   readonly architecture: string
   readonly created: string
   readonly now: () => number
+  /** Tool layers of the image a push replaces, referenced instead of rebuilt when their key matches. */
+  readonly reuse: ReadonlyArray<RemoteLayer>
 }
 
 export interface ToolTasks {
@@ -114,7 +119,7 @@ const storeLayer = (store: CacheStore, entries: ReadonlyArray<LayerEntry>, owner
     })
   )
 
-const blobsOf = (layer: Layer) => [{ digest: layer.digest, size: layer.size }]
+const blobsOf = (layer: Layer) => (layer.reused === true ? [] : [{ digest: layer.digest, size: layer.size }])
 
 const resolvedTool = (request: ToolRequest, r: Resolved): ResolvedTool => ({ ...request, resolved: r.version, versionDir: r.versionDir })
 
@@ -148,6 +153,14 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
   const { plan, ctx, store } = setup
   const platform = { os: ctx.platform.os, arch: ctx.platform.arch }
   const at = (r: Resolved) => `${request.short}@${r.version}`
+  const reusable = (r: Resolved) =>
+    findReusable(setup.reuse, {
+      short: request.short,
+      version: r.version,
+      prefix: imageRootOf(plan.mountPoint, resolvedTool(request, r)).slice(1),
+      owner: `${plan.owner.uid}:${plan.owner.gid}`,
+      relocation: String(RELOCATION)
+    })
   const resolve = task({
     id: `resolve:${name}`,
     kind: "resolve",
@@ -210,8 +223,9 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
     label: ({ resolve }) => at(resolve.value),
     output: Layer,
     blobs: blobsOf,
-    inputs: ({ resolve }) =>
-      fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }).pipe(
+    inputs: ({ resolve }) => {
+      const remote = reusable(resolve.value)
+      return fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }).pipe(
         Effect.map((tree) =>
           keyInputs("tool-layer", {
             format: LAYER_FORMAT,
@@ -222,13 +236,21 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
             prefix: imageRootOf(plan.mountPoint, resolvedTool(request, resolve.value)),
             owner: plan.owner,
             relocation: RELOCATION,
-            compression: COMPRESSION
+            compression: COMPRESSION,
+            ...(remote !== undefined ? { reused: remote.digest } : {})
           })
         )
-      ),
+      )
+    },
     run: ({ resolve }) =>
       Effect.gen(function*() {
         const r = resolve.value
+        const remote = reusable(r)
+        if (remote !== undefined) {
+          ctx.log(`reusing ${request.short}@${r.version} layer from the cache image (unchanged)`)
+          const reused: Layer = { digest: remote.digest, diffId: remote.diffId, size: remote.size, warnings: [], reused: true }
+          return reused
+        }
         const imageRoot = imageRootOf(plan.mountPoint, resolvedTool(request, r))
         const { entries, warnings } = yield* treeEntries({
           root: r.installDir,
@@ -456,7 +478,13 @@ export const layoutTask = (
           Effect.mapError((cause) => new BuildError({ reason: "Io", message: `cannot create output dir ${outputDir}: ${String(cause)}`, cause }))
         )
         const layout = yield* openLayout(outputDir)
-        const blobs = [...assembled.layers.map((d) => ({ digest: d.digest, size: d.size })), configRef, manifestRef]
+        // A reused layer is in the registry only: the layout references it without holding it (as mise's push dir).
+        const remote = new Set(parts.flatMap((p) => {
+          const layer = depValue(values, p.task.id, p.task)
+          return layer.reused === true ? [layer.digest] : []
+        }))
+        const local = assembled.layers.filter((d) => !remote.has(d.digest))
+        const blobs = [...local.map((d) => ({ digest: d.digest, size: d.size })), configRef, manifestRef]
         yield* Effect.forEach(blobs, (b) => store.linkBlob(b.digest, layout.blobPath(b.digest)), { concurrency: 8, discard: true })
         yield* layout.writeIndex(index)
         yield* layout.prune(new Set(blobs.map((b) => b.digest)))

@@ -95,6 +95,8 @@ export type TaskKeyInputs = {
     readonly owner: Owner
     readonly relocation: number
     readonly compression: Compression
+    /** Push only: the digest of the previous image's layer with the same mise reuse key, referenced instead of built. */
+    readonly reused?: string
   }
   /** A host path copied into the image; `tree` is its content fingerprint (a tree, a file or `link:<target>`). */
   readonly "copy-layer": {
