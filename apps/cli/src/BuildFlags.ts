@@ -53,6 +53,27 @@ type Parsed = {
   readonly [K in keyof typeof buildFlags]: (typeof buildFlags)[K] extends Options.Options<infer A> ? A : never
 }
 
+/** `engine push` and `engine run` build into a temp dir they name and tag themselves: no `-o`, no `-t`. */
+const { output: _output, tag: _tag, ...withoutOutput } = buildFlags
+export const imageFlags = withoutOutput
+
+type ImageParsed = Omit<Parsed, "output" | "tag">
+
+export const toImageBuildOptions = (o: ImageParsed): Omit<BuildOptions, "output" | "tag"> => {
+  const { output: _o, tag: _t, ...rest } = toBuildOptions({ ...o, output: "", tag: Option.none() })
+  return rest
+}
+
+/** The build-only flags given, as mise names them in its conflicts with `--image-dir`. */
+export const buildFlagsGiven = (o: ImageParsed): ReadonlyArray<string> => [
+  ...(Option.isSome(o.from) ? ["--from"] : []),
+  ...(Option.isSome(o.mountPoint) ? ["--mount-point"] : []),
+  ...(o.noMise ? ["--no-mise"] : []),
+  ...(Option.isSome(o.owner) ? ["--owner"] : []),
+  ...(o.includeGlobal ? ["--include-global"] : []),
+  ...(o.copy.length > 0 ? ["--copy"] : [])
+]
+
 export const toBuildOptions = (o: Parsed): BuildOptions => ({
   cwd: Option.getOrElse(o.cd, () => process.cwd()),
   output: o.output,

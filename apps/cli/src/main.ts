@@ -10,10 +10,12 @@ import { buildCommand } from "./commands/Build"
 import { cacheCommand } from "./commands/Cache"
 import { explainCommand } from "./commands/Explain"
 import { installCommand } from "./commands/Install"
+import { pushCommand } from "./commands/Push"
+import { runCommand } from "./commands/Run"
 
 const engine = Command.make("engine").pipe(
   Command.withDescription("Build OCI images from mise.toml, one layer per tool"),
-  Command.withSubcommands([buildCommand, installCommand, explainCommand, cacheCommand, backendsCommand])
+  Command.withSubcommands([buildCommand, pushCommand, runCommand, installCommand, explainCommand, cacheCommand, backendsCommand])
 )
 
 const cli = Command.run(engine, { name: "engine", version: ENGINE_VERSION })
