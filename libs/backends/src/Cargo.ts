@@ -12,11 +12,12 @@ import { resolveFromList, sortVersions } from "./Versions"
 
 export const cargoInfo = {
   id: "cargo",
-  specForm: "cargo:<crate> | cargo:<git url> | cargo:<owner>/<repo> | cargo:./<crate dir>",
+  specForm: "cargo:<crate|git url|./dir>",
   options: ["features", "default-features", "bin", "crate", "locked"],
   description:
     "Build a crate with the real cargo (`cargo install --root <install>`); versions from the crates.io sparse index " +
-    "(settings cargo.registry_name, cargo.index_url)"
+    "(settings cargo.registry_name, cargo.index_url); a git URL or owner/repo builds with --git at HEAD, tag:, branch: " +
+    "or rev:, a ./dir with --path"
 } as const
 
 export const DEFAULT_CARGO_INDEX = "https://index.crates.io/"

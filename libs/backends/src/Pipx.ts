@@ -13,11 +13,11 @@ import { isPrerelease, resolveFromList, sortVersions } from "./Versions"
 
 export const pipxInfo = {
   id: "pipx",
-  specForm: "pipx:<package> | pipx:<owner>/<repo> | pipx:git+<url>.git",
+  specForm: "pipx:<package|owner/repo>",
   options: ["extras", "package_name", "registry_url", "pipx_args", "uvx_args", "uvx"],
   description:
     "Install a Python CLI in its own venv with `uv tool install` (uv on PATH) or the real pipx; versions from PyPI's " +
-    "JSON API or a simple index (setting pipx.registry_url, else pip's index-url)"
+    "JSON API or a simple index (setting pipx.registry_url, else pip's index-url); also pipx:git+<url>.git"
 } as const
 
 export const DEFAULT_PIPX_REGISTRY = "https://pypi.org/pypi/{}/json"
