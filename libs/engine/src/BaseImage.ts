@@ -1,5 +1,6 @@
 import type { FileSystem } from "@effect/platform"
 import {
+  type BlobSink,
   formatReference,
   layerRegistryClient,
   makeCredentialStore,
@@ -75,10 +76,9 @@ const failed = (from: string) => (e: { readonly message: string }) =>
 export const baseImageTask = (setup: BaseImageSetup): Task<BaseImage, BuildError, FileSystem.FileSystem> => {
   const { reference, from, store } = setup
   const platform = { os: "linux", architecture: setup.architecture }
-  const sink = {
+  const sink: BlobSink = {
     pathFor: store.blobPath,
-    has: (d: { readonly digest: string; readonly size: number }) =>
-      Effect.map(store.checkBlob({ digest: d.digest as `sha256:${string}`, size: d.size }), (c) => c._tag === "Ok")
+    has: (d) => Effect.map(store.checkBlob({ digest: d.digest, size: d.size }), (c) => c._tag === "Ok")
   }
   return task({
     id: "base-image",
