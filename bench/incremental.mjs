@@ -1,0 +1,103 @@
+// The task-graph targets of issue 3, engine vs mise 2026.9.15 on the same installs (one data dir), medians:
+// warm (cache hit) builds, a full re-layer, an incremental build after bumping one small tool, a no-op
+// install + build, and the scaling of the incremental build with 1, 10 and 40 tools.
+// Usage: node bench/incremental.mjs [runs]
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
+
+const runs = Number(process.argv[2] ?? 5)
+const work = path.join(repo, "bench", ".work", "incremental")
+const data = path.join(work, "data")
+const mise = ensureMise()
+
+const envFor = (proj) => ({
+  PATH: process.env.PATH,
+  HOME: path.join(work, "home"),
+  MISE_EXPERIMENTAL: "1",
+  MISE_DATA_DIR: data,
+  MISE_CACHE_DIR: path.join(work, "mise-cache"),
+  MISE_CONFIG_DIR: path.join(work, "mise-config"),
+  MISE_TRUSTED_CONFIG_PATHS: proj,
+  ENGINE_CACHE_DIR: path.join(work, "engine-cache"),
+  ENGINE_QUIET: "1",
+  SOURCE_DATE_EPOCH: "1700000000"
+})
+const miseBuild = (extra = []) => [mise, ["oci", "build", "--from", "scratch", "--no-mise", "-o", "out-mise", ...extra]]
+const engineBuild = (extra = []) => [process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "-q", "-o", "out-engine", ...extra]]
+
+const project = (name, tools) => {
+  const proj = path.join(work, name)
+  fs.mkdirSync(proj, { recursive: true })
+  fs.writeFileSync(path.join(proj, "mise.toml"), toolToml(tools))
+  return proj
+}
+
+const pair = (label, proj, miseCmd, engineCmd, opts = {}) => {
+  const env = envFor(proj)
+  const m = median(time(miseCmd[0], miseCmd[1], { runs, env, cwd: proj, ...opts.mise }))
+  const e = median(time(engineCmd[0], engineCmd[1], { runs, env, cwd: proj, ...opts.engine }))
+  return { label, mise: m, engine: e, ratio: e / m, target: opts.target }
+}
+
+// A small tool whose version is bumped before every timed run: each run sees a version neither tool has cached.
+let bumpCounter = 0
+const bumper = (proj, others) => () => {
+  bumpCounter++
+  const v = `1.0.${bumpCounter}`
+  makeTool(data, "small", v, 1)
+  fs.writeFileSync(path.join(proj, "mise.toml"), toolToml([...others, ["small", v, 1]]))
+}
+
+makeTool(data, "big", "1.0.0", 150)
+const mids = Array.from({ length: 8 }, (_, i) => [`mid${i}`, "1.0.0", i < 4 ? 10 : 5])
+for (const [n, v, mb] of mids) makeTool(data, n, v, mb)
+const big = project("big", [["big", "1.0.0", 150]])
+const medium = project("medium", mids)
+const bumped = project("bumped", [["big", "1.0.0", 150], ["small", "1.0.0", 1]])
+makeTool(data, "small", "1.0.0", 1)
+
+const rows = [
+  pair("warm build, cache hit, 150 MB tool", big, miseBuild(), engineBuild(), { target: 0.5 }),
+  pair("warm build, cache hit, 8 tools / 60 MB", medium, miseBuild(), engineBuild(), { target: 0.9 }),
+  pair("full re-layer (--no-cache), 150 MB tool", big, miseBuild(["--no-cache"]), engineBuild(["--no-cache"]), { target: 0.6 }),
+  (() => {
+    const before = bumper(bumped, [["big", "1.0.0", 150]])
+    return pair("incremental: bump 1 small tool beside 150 MB", bumped, miseBuild(), engineBuild(), {
+      target: 0.5,
+      mise: { before, warmup: false },
+      engine: { before, warmup: false }
+    })
+  })(),
+  (() => {
+    const env = envFor(big)
+    const sh = (cmds) => ["sh", ["-c", cmds.map((c) => c.map((a) => `'${a}'`).join(" ")).join(" && ")]]
+    const m = sh([[mise, "install"], [mise, ...miseBuild()[1]]])
+    const e = sh([[process.execPath, engineBin, "install", "-C", big], [process.execPath, ...engineBuild()[1]]])
+    const mt = median(time(m[0], m[1], { runs, env, cwd: big }))
+    const et = median(time(e[0], e[1], { runs, env, cwd: big }))
+    return { label: "no-op install + build, 150 MB tool", mise: mt, engine: et, ratio: et / mt, target: 0.5 }
+  })()
+]
+
+console.log(`engine vs mise oci build (mise ${"2026.9.15"}), ${runs} runs each, medians, ${spawnSync("nproc").stdout.toString().trim()} cores`)
+console.log("scenario                                          mise       engine     engine/mise  target")
+for (const r of rows) {
+  console.log(`${r.label.padEnd(49)} ${fmt(r.mise).padEnd(10)} ${fmt(r.engine).padEnd(10)} ${r.ratio.toFixed(2).padEnd(12)} <= ${r.target}`)
+}
+
+// Scaling: the incremental build after bumping one small tool, with N-1 other small tools already built.
+console.log("\nincremental build after bumping one small tool, by tool count (engine)")
+const scale = []
+for (const n of [1, 10, 40]) {
+  const others = Array.from({ length: n - 1 }, (_, i) => [`s${i}`, "1.0.0", 1])
+  for (const [name, v, mb] of others) makeTool(data, name, v, mb)
+  const proj = project(`scale-${n}`, [...others, ["small", "1.0.0", 1]])
+  const env = envFor(proj)
+  spawnSync(engineBuild()[0], engineBuild()[1], { env, cwd: proj })
+  const t = median(time(engineBuild()[0], engineBuild()[1], { runs, env, cwd: proj, before: bumper(proj, others), warmup: false }))
+  scale.push([n, t])
+  console.log(`  ${String(n).padStart(2)} tools  ${fmt(t)}`)
+}
+console.log(`  40 tools / 1 tool = ${(scale[2][1] / scale[0][1]).toFixed(2)}x (target <= 1.5x)`)
