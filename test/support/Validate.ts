@@ -11,9 +11,14 @@ export const skopeoInspect = (dir: string, config = false): Record<string, unkno
   return JSON.parse(out.stdout) as Record<string, unknown>
 }
 
-/** `umoci unpack` of the layout's `tag` into a fresh bundle; returns the rootfs path. */
+const bundles: Array<string> = []
+// Unpacked bundles can be large (a node binary); they go when the test worker does.
+process.on("exit", () => bundles.forEach((b) => fs.rmSync(b, { recursive: true, force: true })))
+
+/** `umoci unpack` of the layout's `tag` into a fresh bundle (removed at exit); returns the rootfs path. */
 export const umociUnpack = (dir: string, tag: string): string => {
   const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "engine-umoci-"))
+  bundles.push(bundle)
   fs.rmSync(bundle, { recursive: true })
   const out = spawnSync("umoci", ["unpack", "--image", `${dir}:${tag}`, bundle], { encoding: "utf8" })
   if (out.status !== 0) throw new Error(`umoci unpack ${dir}:${tag} failed: ${out.stderr}`)
