@@ -6,8 +6,7 @@ import { STATUS_CODES } from "node:http"
 import * as NodePath from "node:path"
 import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { readFileSync } from "node:fs"
-import * as tls from "node:tls"
+import { NETWORK_ERROR_CODES, networkErrorCode, trustedCertificates } from "@engine/registry"
 import type { Dispatcher } from "undici"
 
 export type ChecksumAlgorithm = "sha256" | "sha512" | "sha1" | "md5"
@@ -118,37 +117,13 @@ class Failure extends Error {
 }
 
 const RETRYABLE_STATUS = new Set([408, 429])
-const RETRYABLE_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
-])
-
-const errorCode = (e: unknown): string | undefined => {
-  if (typeof e !== "object" || e === null) return undefined
-  const code = (e as { code?: unknown }).code
-  if (typeof code === "string") return code
-  return errorCode((e as { cause?: unknown }).cause)
-}
-
 const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`
 
 const describe = (e: unknown, config: DownloaderConfig): Failure => {
   if (e instanceof Failure) return e
-  const code = errorCode(e)
+  const code = networkErrorCode(e)
   const text = e instanceof Error ? e.message : String(e)
-  const retryable = code !== undefined && RETRYABLE_CODES.has(code)
+  const retryable = code !== undefined && NETWORK_ERROR_CODES.has(code)
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":
       return new Failure(`could not connect within ${secs(config.connectTimeoutMs)}`, true, undefined, e)
@@ -243,23 +218,6 @@ export const parseChecksum = (value: string): Checksum | string => {
 
 const withoutAuthorization = (headers: Readonly<Record<string, string>>): Record<string, string> =>
   Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"))
-
-/**
- * Node's bundled roots plus the system's CA bundle, as curl and npm (`cafile`) trust it: a company mirror or
- * TLS-inspecting proxy is usually signed by a CA installed there, not by one Node ships.
- */
-const trustedCertificates = (env: Readonly<Record<string, string | undefined>>): Array<string> => {
-  const files = [env.SSL_CERT_FILE, env.NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt"]
-  for (const file of files) {
-    if (file === undefined || file === "") continue
-    try {
-      return [...tls.rootCertificates, readFileSync(file, "utf8")]
-    } catch {
-      // An unreadable bundle is not fatal: the next candidate, or Node's own roots, still apply.
-    }
-  }
-  return [...tls.rootCertificates]
-}
 
 /** Build a Downloader over undici. Proxies from HTTP(S)_PROXY / NO_PROXY are honoured. */
 export const makeDownloader = (

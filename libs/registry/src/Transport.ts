@@ -1,6 +1,6 @@
-import { createReadStream, readFileSync } from "node:fs"
-import * as tls from "node:tls"
+import { createReadStream } from "node:fs"
 import type { Dispatcher } from "undici"
+import { NETWORK_ERROR_CODES, networkErrorCode, trustedCertificates } from "./Network"
 import { isLoopback } from "./Reference"
 
 export interface TransportConfig {
@@ -42,22 +42,6 @@ export interface HttpResponse {
 export interface Transport {
   readonly send: (request: HttpRequest, signal?: AbortSignal) => Promise<HttpResponse>
   readonly close: () => Promise<void>
-}
-
-/**
- * Node's bundled roots plus the system CA bundle, as curl and npm (`cafile`) trust it: a company registry or
- * TLS-inspecting proxy is usually signed by a CA installed there, not by one Node ships.
- */
-const trustedCertificates = (env: Readonly<Record<string, string | undefined>>): Array<string> => {
-  for (const file of [env.SSL_CERT_FILE, env.NODE_EXTRA_CA_CERTS, "/etc/ssl/certs/ca-certificates.crt"]) {
-    if (file === undefined || file === "") continue
-    try {
-      return [...tls.rootCertificates, readFileSync(file, "utf8")]
-    } catch {
-      // An unreadable bundle is not fatal: the next candidate, or Node's own roots, still apply.
-    }
-  }
-  return [...tls.rootCertificates]
 }
 
 const withoutAuthorization = (headers: Readonly<Record<string, string>>): Record<string, string> =>
@@ -136,31 +120,6 @@ export const makeTransport = (
   return { send, close }
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
-  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
-])
-
-const errorCode = (e: unknown): string | undefined => {
-  if (typeof e !== "object" || e === null) return undefined
-  const code = "code" in e ? e.code : undefined
-  if (typeof code === "string") return code
-  return "cause" in e ? errorCode(e.cause) : undefined
-}
-
 const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`
 
 /** A readable reason for a network failure, and whether trying again could help. */
@@ -168,7 +127,7 @@ export const describeNetworkError = (
   e: unknown,
   config: TransportConfig
 ): { readonly detail: string; readonly retryable: boolean } => {
-  const code = errorCode(e)
+  const code = networkErrorCode(e)
   const text = e instanceof Error ? e.message : String(e)
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":
@@ -184,7 +143,7 @@ export const describeNetworkError = (
     default:
       return {
         detail: code !== undefined && !text.includes(code) ? `${text} (${code})` : text,
-        retryable: code !== undefined && NETWORK_CODES.has(code)
+        retryable: code !== undefined && NETWORK_ERROR_CODES.has(code)
       }
   }
 }

@@ -1,6 +1,7 @@
 export * from "./Auth"
 export * from "./Credentials"
 export * from "./Errors"
+export * from "./Network"
 export * from "./Platform"
 export * from "./Pull"
 export * from "./Push"
