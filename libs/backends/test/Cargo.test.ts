@@ -1,27 +1,13 @@
 import { NodeContext } from "@effect/platform-node"
 import { CommandExecutor } from "@effect/platform"
-import {
-  type Backend,
-  cargoInstallFlags,
-  crateSource,
-  Downloader,
-  indexVersions,
-  installStateToml,
-  layerDownloader,
-  makeCargoBackend,
-  packageVersion,
-  type ResolvedTool,
-  sparseIndexPath,
-  type ToolRequest,
-  versionDirName
-} from "@engine/backends"
+import { type Backend, cargoInstallFlags, crateSource, Downloader, indexVersions, installStateToml, layerDownloader, makeCargoBackend, packageVersion, sparseIndexPath } from "@engine/backends"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { createHash } from "node:crypto"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { tempDir, testContext, tree } from "./support/Context"
+import { tempDir, testContext, tree, toolsOf } from "./support/Context"
 import { tarGz } from "./support/Fixtures"
 import { startServer, type TestServer } from "./support/Server"
 
@@ -73,18 +59,7 @@ afterAll(async () => {
 const backend = (): Promise<Backend> =>
   runtime.runPromise(Effect.zipWith(Downloader, CommandExecutor.CommandExecutor, makeCargoBackend))
 
-const request = (name: string, version = "latest", options: ToolRequest["options"] = {}): ToolRequest => ({
-  short: `cargo:${name}`,
-  backend: "cargo",
-  name,
-  version,
-  options
-})
-const resolved = (name: string, version: string, options: ToolRequest["options"] = {}): ResolvedTool => ({
-  ...request(name, version, options),
-  resolved: version,
-  versionDir: versionDirName(version)
-})
+const { request, resolved } = toolsOf("cargo")
 
 /** cargo with its own CARGO_HOME (registry cache, git checkouts) so nothing touches the user's. */
 const cargoContext = (settings: Record<string, unknown> = {}, env: Record<string, string> = {}) =>

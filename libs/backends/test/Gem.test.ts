@@ -1,24 +1,12 @@
 import { NodeContext } from "@effect/platform-node"
 import { CommandExecutor } from "@effect/platform"
-import {
-  type Backend,
-  Downloader,
-  firstGemSource,
-  gemWrapper,
-  layerDownloader,
-  makeGemBackend,
-  type ResolvedTool,
-  rewriteRubyShebang,
-  rubyShebangLine,
-  type ToolRequest,
-  versionDirName
-} from "@engine/backends"
+import { type Backend, Downloader, firstGemSource, gemWrapper, layerDownloader, makeGemBackend, rewriteRubyShebang, rubyShebangLine } from "@engine/backends"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { tempDir, testContext, tree } from "./support/Context"
+import { tempDir, testContext, tree, toolsOf } from "./support/Context"
 import { startServer, type TestServer } from "./support/Server"
 
 let server: TestServer
@@ -84,8 +72,7 @@ afterAll(async () => {
 const backend = (): Promise<Backend> =>
   runtime.runPromise(Effect.zipWith(Downloader, CommandExecutor.CommandExecutor, makeGemBackend))
 
-const request = (name: string, version = "latest"): ToolRequest => ({ short: `gem:${name}`, backend: "gem", name, version, options: {} })
-const resolved = (name: string, version: string): ResolvedTool => ({ ...request(name, version), resolved: version, versionDir: versionDirName(version) })
+const { request, resolved } = toolsOf("gem")
 
 /** gem with the loopback source and a temp HOME (its spec cache lives there). */
 const gemContext = (env: Record<string, string> = {}) =>

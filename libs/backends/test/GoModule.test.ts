@@ -1,24 +1,12 @@
 import { NodeContext } from "@effect/platform-node"
 import { CommandExecutor } from "@effect/platform"
-import {
-  type Backend,
-  Downloader,
-  encodeModulePath,
-  layerDownloader,
-  makeGoModuleBackend,
-  matchesGoPatterns,
-  modulePathCandidates,
-  parseGoproxy,
-  type ResolvedTool,
-  type ToolRequest,
-  versionDirName
-} from "@engine/backends"
+import { type Backend, Downloader, encodeModulePath, layerDownloader, makeGoModuleBackend, matchesGoPatterns, modulePathCandidates, parseGoproxy } from "@engine/backends"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { tempDir, testContext, tree } from "./support/Context"
+import { tempDir, testContext, tree, toolsOf } from "./support/Context"
 import { zipBytes } from "./support/Fixtures"
 import { startServer, type TestServer } from "./support/Server"
 
@@ -78,18 +66,7 @@ afterAll(async () => {
 const backend = (): Promise<Backend> =>
   runtime.runPromise(Effect.zipWith(Downloader, CommandExecutor.CommandExecutor, makeGoModuleBackend))
 
-const request = (name: string, version = "latest", options: ToolRequest["options"] = {}): ToolRequest => ({
-  short: `go:${name}`,
-  backend: "go",
-  name,
-  version,
-  options
-})
-const resolved = (name: string, version: string, options: ToolRequest["options"] = {}): ResolvedTool => ({
-  ...request(name, version, options),
-  resolved: version,
-  versionDir: versionDirName(version)
-})
+const { request, resolved } = toolsOf("go")
 
 /** go with its caches in the temp dir and checksums off (the loopback proxy is not in sum.golang.org). */
 const goContext = (env: Record<string, string | undefined> = {}) =>

@@ -1,12 +1,12 @@
 import { NodeContext } from "@effect/platform-node"
 import { CommandExecutor } from "@effect/platform"
-import { type Backend, Downloader, layerDownloader, makeNpmBackend, type ResolvedTool, type ToolRequest } from "@engine/backends"
+import { type Backend, Downloader, layerDownloader, makeNpmBackend } from "@engine/backends"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { tempDir, testContext, tree } from "./support/Context"
+import { tempDir, testContext, tree, toolsOf } from "./support/Context"
 import { miseSemverTree } from "./support/MiseNpmTree"
 import { startServer, type TestServer } from "./support/Server"
 
@@ -46,14 +46,7 @@ afterAll(async () => {
 const backend = (): Promise<Backend> =>
   runtime.runPromise(Effect.zipWith(Downloader, CommandExecutor.CommandExecutor, makeNpmBackend))
 
-const request = (name: string, version = "latest", options: ToolRequest["options"] = {}): ToolRequest => ({
-  short: `npm:${name}`,
-  backend: "npm",
-  name,
-  version,
-  options
-})
-const resolved = (name: string, version: string): ResolvedTool => ({ ...request(name, version), resolved: version, versionDir: version })
+const { request, resolved } = toolsOf("npm")
 
 const fake = (env: Record<string, string> = {}) =>
   testContext(root, { settings: { "npm.registry": server.url }, env: { ...process.env, ...env } })

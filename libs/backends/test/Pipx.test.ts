@@ -1,30 +1,13 @@
 import { NodeContext } from "@effect/platform-node"
 import { CommandExecutor } from "@effect/platform"
-import {
-  type Backend,
-  Downloader,
-  indexUrlOfRegistry,
-  isPep440Prerelease,
-  layerDownloader,
-  makePipxBackend,
-  normalizePackageName,
-  pipIndexUrl,
-  pipxRequirement,
-  pipxSource,
-  pypiVersions,
-  type ResolvedTool,
-  simpleIndexVersions,
-  type ToolRequest,
-  versionDirName,
-  versionFromDistribution
-} from "@engine/backends"
+import { type Backend, Downloader, indexUrlOfRegistry, isPep440Prerelease, layerDownloader, makePipxBackend, normalizePackageName, pipIndexUrl, pipxRequirement, pipxSource, pypiVersions, simpleIndexVersions, versionFromDistribution } from "@engine/backends"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { createHash } from "node:crypto"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { tempDir, testContext } from "./support/Context"
+import { tempDir, testContext, toolsOf } from "./support/Context"
 import { zipBytes } from "./support/Fixtures"
 import { startServer, type TestServer } from "./support/Server"
 
@@ -87,18 +70,7 @@ afterAll(async () => {
 const backend = (): Promise<Backend> =>
   runtime.runPromise(Effect.zipWith(Downloader, CommandExecutor.CommandExecutor, makePipxBackend))
 
-const request = (name: string, version = "latest", options: ToolRequest["options"] = {}): ToolRequest => ({
-  short: `pipx:${name}`,
-  backend: "pipx",
-  name,
-  version,
-  options
-})
-const resolved = (name: string, version: string, options: ToolRequest["options"] = {}): ResolvedTool => ({
-  ...request(name, version, options),
-  resolved: version,
-  versionDir: versionDirName(version)
-})
+const { request, resolved } = toolsOf("pipx")
 
 /** No pip config of the user's, a temp HOME; the registry setting points at the loopback JSON API. */
 const pipxContext = (settings: Record<string, unknown> = {}, env: Record<string, string | undefined> = {}) =>

@@ -1,4 +1,4 @@
-import type { BackendContext } from "@engine/backends"
+import { type BackendContext, type ResolvedTool, type ToolRequest, versionDirName } from "@engine/backends"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -39,4 +39,21 @@ export const tree = (dir: string): Array<string> => {
   }
   walk("")
   return out
+}
+
+/** `request` / `resolved` builders for one backend's tools, as the engine would hand them over. */
+export const toolsOf = (backend: string) => {
+  const request = (name: string, version = "latest", options: ToolRequest["options"] = {}): ToolRequest => ({
+    short: `${backend}:${name}`,
+    backend,
+    name,
+    version,
+    options
+  })
+  const resolved = (name: string, version: string, options: ToolRequest["options"] = {}): ResolvedTool => ({
+    ...request(name, version, options),
+    resolved: version,
+    versionDir: versionDirName(version)
+  })
+  return { request, resolved }
 }
