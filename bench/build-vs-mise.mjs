@@ -2,7 +2,7 @@
 // Prints medians and the ratio engine/mise. Usage: node bench/build-vs-mise.mjs [runs]
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
+import { benchEnv, engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
 
 const runs = Number(process.argv[2] ?? 5)
 const work = path.join(repo, "bench", ".work", "build")
@@ -21,18 +21,7 @@ for (const s of scenarios) {
   const proj = path.join(work, s.name.split(" ")[0])
   fs.mkdirSync(proj, { recursive: true })
   fs.writeFileSync(path.join(proj, "mise.toml"), toolToml(s.tools))
-  const env = {
-    PATH: process.env.PATH,
-    HOME: path.join(work, "home"),
-    MISE_EXPERIMENTAL: "1",
-    MISE_DATA_DIR: data,
-    MISE_CACHE_DIR: path.join(work, "mise-cache"),
-    MISE_CONFIG_DIR: path.join(work, "mise-config"),
-    MISE_TRUSTED_CONFIG_PATHS: proj,
-    ENGINE_CACHE_DIR: path.join(work, "engine-cache"),
-    ENGINE_QUIET: "1",
-    SOURCE_DATE_EPOCH: "1700000000"
-  }
+  const env = benchEnv(work, data, proj)
   const m = median(time(mise, ["oci", "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", "out-mise"], { runs, env, cwd: proj }))
   const e = median(time(process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", "out-engine"], { runs, env, cwd: proj }))
   const ew = median(time(process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "-o", "out-engine"], { runs, env, cwd: proj }))

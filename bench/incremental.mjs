@@ -5,25 +5,14 @@
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
+import { benchEnv, engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
 
 const runs = Number(process.argv[2] ?? 5)
 const work = path.join(repo, "bench", ".work", "incremental")
 const data = path.join(work, "data")
 const mise = ensureMise()
 
-const envFor = (proj) => ({
-  PATH: process.env.PATH,
-  HOME: path.join(work, "home"),
-  MISE_EXPERIMENTAL: "1",
-  MISE_DATA_DIR: data,
-  MISE_CACHE_DIR: path.join(work, "mise-cache"),
-  MISE_CONFIG_DIR: path.join(work, "mise-config"),
-  MISE_TRUSTED_CONFIG_PATHS: proj,
-  ENGINE_CACHE_DIR: path.join(work, "engine-cache"),
-  ENGINE_QUIET: "1",
-  SOURCE_DATE_EPOCH: "1700000000"
-})
+const envFor = (proj) => benchEnv(work, data, proj)
 const miseBuild = (extra = []) => [mise, ["oci", "build", "--from", "scratch", "--no-mise", "-o", "out-mise", ...extra]]
 const engineBuild = (extra = []) => [process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "-q", "-o", "out-engine", ...extra]]
 

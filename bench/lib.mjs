@@ -73,3 +73,17 @@ export const median = (xs) => {
 }
 
 export const fmt = (s) => `${s.toFixed(3)} s`
+
+/** The environment both builders run with: one data dir, private caches and configs, a fixed SOURCE_DATE_EPOCH. */
+export const benchEnv = (work, data, proj) => ({
+  PATH: process.env.PATH,
+  HOME: path.join(work, "home"),
+  MISE_EXPERIMENTAL: "1",
+  MISE_DATA_DIR: data,
+  MISE_CACHE_DIR: path.join(work, "mise-cache"),
+  MISE_CONFIG_DIR: path.join(work, "mise-config"),
+  MISE_TRUSTED_CONFIG_PATHS: proj,
+  ENGINE_CACHE_DIR: path.join(work, "engine-cache"),
+  ENGINE_QUIET: "1",
+  SOURCE_DATE_EPOCH: "1700000000"
+})
