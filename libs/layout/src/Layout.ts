@@ -41,11 +41,18 @@ const isMissing = (cause: unknown): boolean =>
 
 const tempName = (path: string): string => join(dirname(path), `.${basename(path)}.tmp-${randomUUID()}`)
 
-/** Temp file in the destination's directory, fsynced, then renamed over the destination. */
-const writeAtomic = async (path: string, data: Uint8Array): Promise<void> => {
-  const temp = tempName(path)
+/**
+ * Temp file in the destination's directory (`tempPath`, by default `.<name>.tmp-<uuid>`), fsynced, then renamed over
+ * the destination: readers never see half a file, and a killed writer leaves only a temp file behind.
+ */
+export const writeFileAtomic = async (
+  path: string,
+  data: Uint8Array | string,
+  options: { readonly mode?: number; readonly tempPath?: string } = {}
+): Promise<void> => {
+  const temp = options.tempPath ?? tempName(path)
   try {
-    const fh = await open(temp, "wx")
+    const fh = await open(temp, "wx", options.mode ?? 0o644)
     try {
       await fh.writeFile(data)
       await fh.sync()
@@ -77,7 +84,7 @@ const make = (dir: string): Layout => {
     const digest = digestOf(bytes)
     const path = blobPath(digest)
     return attempt("write blob", path, async () => {
-      if ((await hashFile(path)) !== digest) await writeAtomic(path, bytes)
+      if ((await hashFile(path)) !== digest) await writeFileAtomic(path, bytes)
       const descriptor: Descriptor = { mediaType, size: bytes.length, digest }
       return descriptor
     })
@@ -129,7 +136,7 @@ const make = (dir: string): Layout => {
 
   const writeIndex = (index: ImageIndex) => {
     const path = join(dir, "index.json")
-    return attempt("write", path, () => writeAtomic(path, encodeIndex(index)))
+    return attempt("write", path, () => writeFileAtomic(path, encodeIndex(index)))
   }
 
   const prune = (keep: ReadonlySet<Digest>) =>
@@ -153,7 +160,7 @@ export const openLayout = (dir: string): Effect.Effect<Layout, LayoutError> =>
     await mkdir(join(dir, "blobs", "sha256"), { recursive: true })
     const marker = join(dir, "oci-layout")
     const current = await readFile(marker, "utf8").catch((cause: unknown) => (isMissing(cause) ? undefined : Promise.reject(cause)))
-    if (current !== OCI_LAYOUT_FILE) await writeAtomic(marker, new TextEncoder().encode(OCI_LAYOUT_FILE))
+    if (current !== OCI_LAYOUT_FILE) await writeFileAtomic(marker, new TextEncoder().encode(OCI_LAYOUT_FILE))
     return make(dir)
   })
 

@@ -1,3 +1,4 @@
+import { writeFileAtomic as writeLayoutFileAtomic } from "@engine/layout"
 import { Data, Effect, Either, ParseResult, Schema, type Scope } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
@@ -178,24 +179,9 @@ const withParent = async <A>(path: string, f: () => Promise<A>): Promise<A> => {
   }
 }
 
-/** Temp file in the destination's directory, fsynced, then renamed over it. */
+/** Temp file beside the destination (named so `prune` knows it), fsynced, then renamed over it. */
 export const writeFileAtomic = (path: string, data: Uint8Array | string, mode = 0o644): Promise<void> =>
-  withParent(path, async () => {
-    const temp = tempBeside(path)
-    try {
-      const fh = await open(temp, "wx", mode)
-      try {
-        await fh.writeFile(data)
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      await rename(temp, path)
-    } catch (cause) {
-      await rm(temp, { force: true })
-      throw cause
-    }
-  })
+  withParent(path, () => writeLayoutFileAtomic(path, data, { mode, tempPath: tempBeside(path) }))
 
 /**
  * sha256 and size of a regular file, streamed. Opened without following symlinks and non-blocking, then
