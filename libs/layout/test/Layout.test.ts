@@ -18,6 +18,7 @@ import {
   treeEntries,
   writeLayer
 } from "../src/index"
+import { appendixConfig } from "./support/appendix"
 
 const scratch = mkdtempSync(join(tmpdir(), "layout-dir-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -47,29 +48,7 @@ const buildAppendix = (dir: string, tempDir: string, readme = "readme\n") =>
       owner: { uid: 0, gid: 0 },
       tempDir
     })
-    const config: ImageConfig = {
-      created: "2023-11-14T22:13:20Z",
-      author: "mise",
-      architecture: "amd64",
-      os: "linux",
-      config: {
-        Env: [
-          "FOO=bar",
-          "NODE_ENV=production",
-          "MISE_DATA_DIR=/mise",
-          "MISE_CONFIG_DIR=/etc/mise",
-          "PATH=/mise/installs/http-hello/1.0.0/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-        ],
-        WorkingDir: "/app",
-        Labels: {
-          "org.opencontainers.image.created": "2023-11-14T22:13:20Z",
-          "org.opencontainers.image.source": "https://example.com/x",
-          "dev.mise.version": "2026.9.15",
-          "dev.mise.tools.http.hello": "1.0.0"
-        }
-      },
-      rootfs: { type: "layers", diff_ids: [tool.diffId, cfgLayer.diffId] }
-    }
+    const config: ImageConfig = { ...appendixConfig, rootfs: { type: "layers", diff_ids: [tool.diffId, cfgLayer.diffId] } }
     const configDesc = yield* layout.putBlob(encodeImageConfig(config), MediaType.ImageConfig)
     const annotations = {
       "dev.mise.tool.short": "http:hello",
