@@ -9,6 +9,7 @@ import type { Digest } from "./Digest"
 import { asLayoutError, type LayoutError } from "./Errors"
 import { gzipMembers } from "./Gzip"
 import type { LayerEntry, Owner } from "./LayerEntry"
+import { Progress, type ProgressShape } from "./Progress"
 import { tarChunks } from "./Tar"
 
 /** A finished layer: `path` is a temp file holding the gzip bytes, ready for `Layout.adoptBlob`. */
@@ -28,20 +29,27 @@ export interface WriteLayerOptions {
   readonly tempDir: string
 }
 
-async function* counted(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>, count: { n: number }) {
+async function* counted(
+  source: AsyncIterable<Buffer>,
+  hash: ReturnType<typeof createHash>,
+  count: { n: number },
+  progress?: ProgressShape
+) {
   for await (const chunk of source) {
     hash.update(chunk)
     count.n += chunk.length
+    progress?.advance(chunk.length)
     yield chunk
   }
 }
 
-const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, path: string, signal: AbortSignal) => {
+const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, path: string, signal: AbortSignal, progress: ProgressShape) => {
   const diff = createHash("sha256")
   const comp = createHash("sha256")
   const tarSize = { n: 0 }
   const gzSize = { n: 0 }
-  const tar = counted(tarChunks(entries, opts.owner), diff, tarSize)
+  // Progress counts tar bytes going into gzip: what a user knows the size of (the tool), at the compressor's pace.
+  const tar = counted(tarChunks(entries, opts.owner), diff, tarSize, progress)
   const gz = counted(gzipMembers(tar), comp, gzSize)
   await pipeline(Readable.from(gz), createWriteStream(path, { flags: "wx" }), { signal })
   const blob: LayerBlob = {
@@ -62,10 +70,10 @@ export const writeLayer = (
   entries: Iterable<LayerEntry>,
   opts: WriteLayerOptions
 ): Effect.Effect<LayerBlob, LayoutError> =>
-  Effect.suspend(() => {
+  Effect.flatMap(Progress, (progress) => {
     const path = join(opts.tempDir, `layer-${randomUUID()}.tar.gz`)
     return Effect.tryPromise({
-      try: (signal) => produce(entries, opts, path, signal),
+      try: (signal) => produce(entries, opts, path, signal, progress),
       catch: asLayoutError(`writing layer ${path}`)
     }).pipe(
       Effect.onError(() =>
