@@ -57,6 +57,18 @@ export interface BackendInfo {
   readonly description: string
 }
 
+/** A program a backend's `install` runs, so the engine can check for it before any install starts. */
+export interface RequiredCommand {
+  /** The program's name on PATH: `cargo`. */
+  readonly command: string
+  /** Programs that do the job as well (`uv` for `pipx`): any one of them found is enough. */
+  readonly alternatives?: ReadonlyArray<string>
+  /** Dirs the backend also runs it from when PATH lacks it (rustup's `~/.cargo/bin`). */
+  readonly alsoIn?: ReadonlyArray<string>
+  /** How to get it, as a clause: `install Rust with rustup (https://rustup.rs) or \`apt-get install cargo\``. */
+  readonly hint: string
+}
+
 /**
  * A backend plugin. Kept small on purpose (see STYLE.md): it says how to list versions,
  * how to install into the directory the engine hands it, and what its bin paths and env are.
@@ -70,6 +82,8 @@ export interface Backend extends BackendInfo {
    * the default (see `resolveFromList`) resolves `latest` and prefixes against `listVersions`.
    */
   readonly resolveVersion?: (tool: ToolRequest, ctx: BackendContext) => Effect.Effect<string, BackendError>
+  /** The programs `install` would run for this tool (none when omitted); checked for every tool before any install. */
+  readonly requiredCommands?: (tool: ToolRequest, ctx: BackendContext) => ReadonlyArray<RequiredCommand>
   /** Install into `installDir`, which the engine has created empty. Must write nothing outside it. */
   readonly install: (tool: ResolvedTool, installDir: string, ctx: BackendContext) => Effect.Effect<void, BackendError>
   /** Absolute host paths of the dirs to put on PATH (default `<installDir>/bin`). */

@@ -3,7 +3,7 @@ import { Effect, Schema } from "effect"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as NodePath from "node:path"
-import type { Backend, BackendContext, BackendError, ResolvedTool, ToolRequest } from "./Backend"
+import type { Backend, BackendContext, BackendError, RequiredCommand, ResolvedTool, ToolRequest } from "./Backend"
 import { fail, fsStep, installing, makeUpstream, memo, setting, withSlash } from "./core/CoreTool"
 import type { DownloaderShape } from "./Downloader"
 import { optionString, platformOption } from "./Platform"
@@ -126,6 +126,15 @@ const INDEX_URL = "cargo.index_url"
 /** `CARGO_REGISTRIES_MY_CORP_INDEX` for registry `my-corp`, as cargo names the variable. */
 const registryIndexVar = (name: string) => `CARGO_REGISTRIES_${name.toUpperCase().replace(/-/g, "_")}_INDEX`
 
+const CARGO_HINT = "install Rust with rustup (https://rustup.rs), your system's package (`apt-get install cargo`) or " +
+  "`mise use -g rust`, and make sure `cargo` is on PATH"
+
+/** Where rustup puts cargo when a fresh shell has not put it on PATH yet: `$CARGO_HOME/bin`, `~/.cargo/bin`. */
+const rustupBinDirs = (ctx: BackendContext): ReadonlyArray<string> =>
+  [ctx.env.CARGO_HOME, NodePath.join(ctx.env.HOME ?? os.homedir(), ".cargo")]
+    .filter((h): h is string => h !== undefined && h !== "")
+    .map((h) => NodePath.join(h, "bin"))
+
 /** The `cargo` backend, over the given Downloader (the sparse index) and the platform's CommandExecutor (cargo itself). */
 export const makeCargoBackend = (downloader: DownloaderShape, executor: CommandExecutor.CommandExecutor): Backend => {
   const upstream = makeUpstream(downloader)
@@ -231,9 +240,8 @@ export const makeCargoBackend = (downloader: DownloaderShape, executor: CommandE
     Effect.gen(function*() {
       const onPath = yield* which("cargo", ctx.env)
       if (onPath !== undefined) return onPath
-      const homes = [ctx.env.CARGO_HOME, NodePath.join(ctx.env.HOME ?? os.homedir(), ".cargo")].filter((h) => h !== undefined && h !== "")
-      for (const home of homes) {
-        const found = yield* which("cargo", { PATH: NodePath.join(home!, "bin") })
+      for (const dir of rustupBinDirs(ctx)) {
+        const found = yield* which("cargo", { PATH: dir })
         if (found !== undefined) return found
       }
       return undefined
@@ -247,8 +255,7 @@ export const makeCargoBackend = (downloader: DownloaderShape, executor: CommandE
         return yield* fail(
           request,
           "cargo was not found on PATH (nor in $CARGO_HOME/bin or ~/.cargo/bin). The cargo backend builds crates with " +
-            "the real cargo: install Rust with rustup (https://rustup.rs), your system's package (`apt-get install cargo`) " +
-            "or `mise use -g rust`, and make sure `cargo` is on PATH."
+            `the real cargo: ${CARGO_HINT}.`
         )
       }
       const source = crateSource(tool.name)
@@ -289,6 +296,7 @@ export const makeCargoBackend = (downloader: DownloaderShape, executor: CommandE
     ...cargoInfo,
     listVersions,
     resolveVersion,
+    requiredCommands: (_tool, ctx): ReadonlyArray<RequiredCommand> => [{ command: "cargo", alsoIn: rustupBinDirs(ctx), hint: CARGO_HINT }],
     install,
     binPaths: (_tool, dir) => Effect.succeed([NodePath.join(dir, "bin")]),
     execEnv: () => Effect.succeed([])

@@ -73,6 +73,9 @@ export const gemWrapper = (exe: string): string =>
   ].join("\n")
 
 /** The `gem` backend, over the given Downloader (the versions API) and the platform's CommandExecutor (gem itself). */
+const GEM_HINT = "install Ruby (it ships gem), e.g. `mise use -g ruby` or your system's package (`apt-get install ruby`), " +
+  "and make sure `gem` is on PATH"
+
 export const makeGemBackend = (downloader: DownloaderShape, executor: CommandExecutor.CommandExecutor): Backend => {
   const upstream = makeUpstream(downloader)
   const versionLists = memo<ReadonlyArray<string>>()
@@ -128,8 +131,7 @@ export const makeGemBackend = (downloader: DownloaderShape, executor: CommandExe
       if (gem === undefined) {
         return yield* fail(
           request,
-          "gem was not found on PATH. The gem backend installs gems with the real RubyGems: install Ruby (it ships gem), " +
-            "e.g. `mise use -g ruby` or your system's package (`apt-get install ruby`), and make sure `gem` is on PATH."
+          `gem was not found on PATH. The gem backend installs gems with the real RubyGems: ${GEM_HINT}.`
         )
       }
       const libexec = NodePath.join(dir, "libexec")
@@ -167,6 +169,7 @@ export const makeGemBackend = (downloader: DownloaderShape, executor: CommandExe
     ...gemInfo,
     listVersions,
     resolveVersion,
+    requiredCommands: () => [{ command: "gem", hint: GEM_HINT }],
     install,
     binPaths: (_tool, dir) => Effect.succeed([NodePath.join(dir, "bin")]),
     execEnv: () => Effect.succeed([])

@@ -242,6 +242,7 @@ export const makeGoModuleBackend = (downloader: DownloaderShape, executor: Comma
     ...goModuleInfo,
     listVersions,
     resolveVersion,
+    requiredCommands: () => [{ command: "go", hint: GO_HINT }],
     install,
     binPaths: (_tool, dir) => Effect.succeed([NodePath.join(dir, "bin")]),
     execEnv: () => Effect.succeed([])

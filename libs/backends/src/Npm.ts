@@ -111,6 +111,9 @@ const registryToken = (registry: string, env: BackendContext["env"]) =>
   })
 
 /** The `npm` backend, over the given Downloader (packuments) and the platform's CommandExecutor (npm itself). */
+const NPM_HINT = "install Node.js (it ships npm), e.g. `mise use -g node` or your system's nodejs/npm packages, " +
+  "and make sure `npm` is on PATH"
+
 export const makeNpmBackend = (
   downloader: DownloaderShape,
   executor: CommandExecutor.CommandExecutor
@@ -198,8 +201,7 @@ export const makeNpmBackend = (
       if (npm === undefined) {
         return yield* fail(
           tool,
-          "npm was not found on PATH. The npm backend installs packages with the real npm: install Node.js " +
-            "(it ships npm), e.g. `mise use -g node` or your system's nodejs/npm packages, and make sure `npm` is on PATH."
+          `npm was not found on PATH. The npm backend installs packages with the real npm: ${NPM_HINT}.`
         )
       }
       const setting = ctx.settings["npm.registry"]
@@ -231,6 +233,7 @@ export const makeNpmBackend = (
     resolveVersion: (tool, ctx) =>
       Effect.flatMap(packumentOf(tool, ctx), (p) =>
         resolveNpmVersion(tool.version.replace(/^prefix:/, ""), p, tool.short)),
+    requiredCommands: () => [{ command: "npm", hint: NPM_HINT }],
     install,
     // mise: node_modules/.bin and/or bin, else the install root.
     binPaths: (_tool, dir) =>

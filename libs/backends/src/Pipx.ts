@@ -3,7 +3,7 @@ import { Effect, Schema } from "effect"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as NodePath from "node:path"
-import type { Backend, BackendContext, BackendError, ResolvedTool, ToolRequest } from "./Backend"
+import type { Backend, BackendContext, BackendError, RequiredCommand, ResolvedTool, ToolRequest } from "./Backend"
 import { fail, flag, installing, makeUpstream, memo, setting } from "./core/CoreTool"
 import type { DownloaderShape } from "./Downloader"
 import { splitArgs } from "./Npm"
@@ -164,6 +164,13 @@ export const pipxRequirement = (tool: ToolRequest, version: string, installer: "
   return installer === "uv" ? `${pkg}${bracket} @ ${git}` : `${git}#egg=${pkg}${bracket}`
 }
 
+const PIPX_HINT = "install pipx (`apt-get install pipx`, `pip install --user pipx` or `mise use -g pipx`)"
+const UV_HINT = " or uv (`mise use -g uv`, then `uv tool install` is used)"
+
+/** uv is not used when the tool's `uvx = false` or the `pipx.uvx` setting is false. */
+const uvDisabledFor = (tool: ToolRequest, ctx: BackendContext): boolean =>
+  optionString(tool.options, "uvx") === "false" || flag(ctx, "pipx.uvx", "MISE_PIPX_UVX") === false
+
 /** The `pipx` backend, over the given Downloader (index metadata) and the platform's CommandExecutor (uv or pipx). */
 export const makePipxBackend = (downloader: DownloaderShape, executor: CommandExecutor.CommandExecutor): Backend => {
   const upstream = makeUpstream(downloader)
@@ -237,7 +244,7 @@ export const makePipxBackend = (downloader: DownloaderShape, executor: CommandEx
       const bin = NodePath.join(dir, "bin")
       const path = [bin, ctx.env.PATH].filter((p) => p !== undefined && p !== "").join(NodePath.delimiter)
       const index = yield* installIndex(ctx)
-      const uvDisabled = optionString(tool.options, "uvx") === "false" || flag(ctx, "pipx.uvx", "MISE_PIPX_UVX") === false
+      const uvDisabled = uvDisabledFor(tool, ctx)
       const uv = uvDisabled ? undefined : yield* which("uv", ctx.env)
       if (uv !== undefined) {
         const args = ["tool", "install", pipxRequirement(tool, tool.resolved, "uv"), ...splitArgs(optionString(tool.options, "uvx_args") ?? "")]
@@ -262,9 +269,7 @@ export const makePipxBackend = (downloader: DownloaderShape, executor: CommandEx
           : "neither uv nor pipx was found on PATH"
         return yield* fail(
           request,
-          `${why}. The pipx backend installs with the real tools: install pipx (\`apt-get install pipx\`, ` +
-            "`pip install --user pipx` or `mise use -g pipx`)" +
-            (uvDisabled ? "" : " or uv (`mise use -g uv`, then `uv tool install` is used)") + ", and make sure it is on PATH."
+          `${why}. The pipx backend installs with the real tools: ${PIPX_HINT}${uvDisabled ? "" : UV_HINT}, and make sure it is on PATH.`
         )
       }
       const args = ["install", pipxRequirement(tool, tool.resolved, "pipx"), ...splitArgs(optionString(tool.options, "pipx_args") ?? "")]
@@ -290,6 +295,10 @@ export const makePipxBackend = (downloader: DownloaderShape, executor: CommandEx
     ...pipxInfo,
     listVersions,
     resolveVersion,
+    requiredCommands: (tool, ctx): ReadonlyArray<RequiredCommand> =>
+      uvDisabledFor(tool, ctx)
+        ? [{ command: "pipx", hint: `${PIPX_HINT} (uv is not used: \`uvx = false\` or the pipx.uvx setting)` }]
+        : [{ command: "pipx", alternatives: ["uv"], hint: `${PIPX_HINT}${UV_HINT}` }],
     install,
     binPaths: (_tool, dir) => Effect.succeed([NodePath.join(dir, "bin")]),
     execEnv: () => Effect.succeed([])

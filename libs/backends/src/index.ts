@@ -19,6 +19,7 @@ export {
   BackendError,
   type BackendInfo,
   BackendRegistry,
+  type RequiredCommand,
   type ResolvedTool,
   type ToolRequest
 } from "./Backend"
@@ -124,6 +125,7 @@ export {
   platformOption,
   platformsWithOption
 } from "./Platform"
+export { type MissingCommand, missingCommands } from "./Preflight"
 export { CommandError, type CommandOutput, run, type RunOptions, which } from "./Process"
 export {
   backendRegistryLayer,

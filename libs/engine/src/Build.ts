@@ -23,7 +23,8 @@ import { planImage } from "./ImagePlan"
 import type { ImagePlan } from "./ImagePlan"
 import { Paths } from "./Paths"
 import { createdTimestamp } from "./Synthesized"
-import { toRequest } from "./Toolset"
+import { checkRequiredCommands } from "./Preflight"
+import { toolsToInstall, toRequest } from "./Toolset"
 import type { ReadyTool } from "./Toolset"
 
 export interface BuildOptions {
@@ -247,7 +248,7 @@ const tasksSummary = (summary: RunSummary): TasksSummary => ({
 /** The run's failure as the task's own error, so the CLI prints its message and exit code (4 for an install). */
 export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
   Effect.flatMap(Paths, (paths) =>
-    runGraphs([prepared.graph], {
+    (dryRun ? Effect.void : preflight(prepared, opts)).pipe(Effect.zipRight(runGraphs([prepared.graph], {
       cpu: opts.jobs ?? paths.cpus,
       continueOnError: opts.continueOnError === true,
       cache: prepared.cache,
@@ -261,8 +262,19 @@ export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun:
         (dryRun ? Effect.void : opts.onSummary?.(tasksSummary(e.summary)) ?? Effect.void).pipe(
           Effect.zipRight(Effect.fail(e.failures[0]?.cause ?? e))
         ))
-    )
+    )))
   )
+
+/** Every program the tools to install need is on PATH, before the graph installs any of them. */
+const preflight = (prepared: PreparedBuild, opts: BuildOptions) =>
+  Effect.gen(function*() {
+    const paths = yield* Paths
+    const registry = yield* BackendRegistry
+    const ctx = paths.backendContext(prepared.project.settings, opts.env, prepared.warn)
+    const tools = yield* Effect.forEach(prepared.tools, ({ spec }) =>
+      Effect.map(registry.get(toRequest(spec)), (backend) => ({ spec, request: toRequest(spec), backend })))
+    yield* checkRequiredCommands(yield* toolsToInstall(prepared.project, tools, ctx), ctx)
+  })
 
 const missing = (what: string) =>
   new BuildError({ reason: "Layout", message: `internal: the build finished without a value for ${what}` })

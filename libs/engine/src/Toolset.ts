@@ -16,6 +16,7 @@ import * as NodePath from "node:path"
 import { BuildError, InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
 import { installTool, isInstalled } from "./Installer"
+import { checkRequiredCommands } from "./Preflight"
 
 /** A tool that is resolved, installed and described: all a layer needs. */
 export interface ReadyTool {
@@ -68,6 +69,11 @@ export const prepareTools = (project: Project, ctx: BackendContext, opts: { read
       { concurrency: 8 }
     )
     const mountPoint = opts.mountPoint ?? "/mise"
+    if (opts.install) {
+      const toInstall = yield* Effect.filter(resolved.map((r, i) => ({ ...r, request: r.tool, backend: backends[i]! })), ({ dir, local }) =>
+        local ? Effect.succeed(false) : Effect.map(isInstalled(dir), (installed) => !installed))
+      yield* checkRequiredCommands(toInstall, ctx)
+    }
     return yield* Effect.forEach(
       resolved,
       ({ tool, dir, local }, i) =>
@@ -98,6 +104,24 @@ export const prepareTools = (project: Project, ctx: BackendContext, opts: { read
       { concurrency: 4 }
     )
   })
+
+/**
+ * The tools a build may have to install: all but those the project already decides locally (`path:`, a pin or an
+ * installed match) and that are installed. A tool resolved upstream is counted, since its version is not known yet.
+ */
+export const toolsToInstall = (
+  project: Project,
+  tools: ReadonlyArray<{ readonly spec: ToolSpec; readonly request: ToolRequest; readonly backend: Backend }>,
+  ctx: BackendContext
+) =>
+  Effect.filter(tools, ({ spec, request }) =>
+    localResolution(spec, request, project, ctx).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.succeed(true),
+        onSome: (r) => (r.local ? Effect.succeed(false) : Effect.map(isInstalled(r.dir), (installed) => !installed))
+      })),
+      Effect.orElseSucceed(() => true)
+    ))
 
 /** Where a tool's install dir lands in the image, e.g. `/mise/installs/http-hello/1.0.0`. */
 export const imageRootOf = (mountPoint: string, tool: Pick<ResolvedTool, "short" | "versionDir">): string =>
