@@ -6,6 +6,7 @@ import { type Backend, BackendError, type BackendInfo, BackendRegistry, type Too
 import { cargoInfo, makeCargoBackend } from "./Cargo"
 import { coreInfo, makeCoreBackend } from "./core"
 import { Downloader, DownloaderLive } from "./Downloader"
+import { dotnetInfo, makeDotnetBackend } from "./Dotnet"
 import { forgejoInfo, makeForgejoBackend } from "./Forgejo"
 import { gemInfo, makeGemBackend } from "./Gem"
 import { githubInfo, makeGitHubBackend } from "./GitHub"
@@ -28,7 +29,8 @@ export const builtinBackends: ReadonlyArray<BackendInfo> = [
   cargoInfo,
   goModuleInfo,
   gemInfo,
-  pipxInfo
+  pipxInfo,
+  dotnetInfo
 ]
 
 const UNSUPPORTED = new Set(["asdf", "vfox"])
@@ -90,6 +92,7 @@ export const backendRegistryLayer = (
         makeGoModuleBackend(downloader, executor),
         makeGemBackend(downloader, executor),
         makePipxBackend(downloader, executor),
+        makeDotnetBackend(downloader, executor),
         ...extra
       ])
     })
