@@ -2,7 +2,7 @@ import { Data, Effect } from "effect"
 import { createReadStream, createWriteStream } from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
-import { Readable } from "node:stream"
+import { Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
@@ -10,6 +10,75 @@ import * as yauzl from "yauzl"
 
 /** The native xz decoder is loaded on first use: most builds unpack no .xz and start-up stays small. */
 const xzDecompress = async (data: Buffer): Promise<Buffer> => (await import("@napi-rs/lzma")).xz.decompress(data)
+
+type Compression = "gz" | "xz" | "bz2" | "zst"
+type StreamedCompression = Exclude<Compression, "xz">
+
+interface PushDecoder {
+  readonly write: (chunk: Uint8Array) => void
+  readonly end: () => void
+}
+
+/** A push-style decoder (fzstd, unbzip2-stream) as a Node transform, so backpressure and errors flow as for zlib. */
+const pushDecoder = (make: (emit: (data: Uint8Array) => void) => PushDecoder): Transform => {
+  const step = (run: () => void, callback: (error?: Error | null) => void) => {
+    try {
+      run()
+      callback()
+    } catch (e) {
+      callback(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+  const transform: Transform = new Transform({
+    transform: (chunk: Buffer, _encoding, callback) => step(() => decoder.write(chunk), callback),
+    flush: (callback) => step(() => decoder.end(), callback)
+  })
+  const decoder = make((data) => transform.push(data))
+  return transform
+}
+
+/** A streaming zstd decoder; fzstd is loaded on first use. */
+const zstdDecoder = async (): Promise<Transform> => {
+  const { Decompress } = await import("fzstd")
+  return pushDecoder((emit) => {
+    // fzstd may hand out views of its window: copy each block before it is reused.
+    const decoder = new Decompress((data) => {
+      if (data.length > 0) emit(Buffer.from(data))
+    })
+    return { write: (chunk) => decoder.push(chunk), end: () => decoder.push(new Uint8Array(0), true) }
+  })
+}
+
+/** A streaming bzip2 decoder; unbzip2-stream reports failures as events, turned into throws here. */
+const bzip2Decoder = async (): Promise<Transform> => {
+  const { default: unbzip2 } = await import("unbzip2-stream")
+  return pushDecoder((emit) => {
+    const inner = unbzip2()
+    let failure: Error | undefined
+    inner.on("data", (data: Uint8Array) => emit(data))
+    inner.on("error", (e: Error) => {
+      failure ??= e
+    })
+    const checked = (run: () => void) => {
+      run()
+      if (failure !== undefined) throw failure
+    }
+    return { write: (chunk) => checked(() => inner.write(chunk)), end: () => checked(() => inner.end()) }
+  })
+}
+
+/** The decoder of a compression, for both archives and single files. */
+const decoderFor = (compression: StreamedCompression): Promise<Transform> =>
+  compression === "gz" ? Promise.resolve(zlib.createGunzip()) : compression === "bz2" ? bzip2Decoder() : zstdDecoder()
+
+/** `file` decoded as a stream; a read error or a decode error ends the returned stream with that error. */
+const decodedStream = async (file: string, compression: StreamedCompression): Promise<Readable> => {
+  const decoder = await decoderFor(compression)
+  const input = createReadStream(file)
+  input.on("error", (e) => decoder.destroy(e))
+  decoder.on("close", () => input.destroy())
+  return input.pipe(decoder)
+}
 
 /** Formats as mise names them (`ExtractionFormat`); `raw` is a file that is not an archive. */
 export type ArchiveFormat =
@@ -113,7 +182,7 @@ export interface ExtractSummary {
   readonly skipped: ReadonlyArray<string>
 }
 
-const SUPPORTED = "tar.gz, tar.xz, tar, zip (and single gz/xz files)"
+const SUPPORTED = "tar.gz, tar.xz, tar.bz2, tar.zst, tar, zip (and single gz/xz/bz2/zst files)"
 
 /** Thrown inside this module's async code only; every public Effect turns it into an ArchiveError. */
 class Reject extends Error {
@@ -158,7 +227,11 @@ const tarSource = (archive: string, format: ArchiveFormat): (() => Promise<Reada
     case "tar":
       return async () => createReadStream(archive)
     case "tar.gz":
-      return async () => createReadStream(archive).pipe(zlib.createGunzip())
+      return () => decodedStream(archive, "gz")
+    case "tar.bz2":
+      return () => decodedStream(archive, "bz2")
+    case "tar.zst":
+      return () => decodedStream(archive, "zst")
     case "tar.xz": {
       let decoded: Promise<Buffer> | undefined
       return async () => {
@@ -448,20 +521,80 @@ export const extractArchive = (
     catch: toArchiveError(archive)
   })
 
-/** Decompress a single `.gz`/`.xz` file to `dest` with mode 0755 (mise makes such downloads executable). */
+/** Decompress a single `.gz`/`.xz`/`.bz2`/`.zst` file to `dest` with mode 0755 (mise makes such downloads executable). */
 export const decompressFile = (archive: string, format: ArchiveFormat, dest: string): Effect.Effect<void, ArchiveError> =>
   Effect.tryPromise({
     try: async () => {
       await fsp.mkdir(NodePath.dirname(dest), { recursive: true })
-      if (format === "gz") {
-        await writeFile(dest, createReadStream(archive).pipe(zlib.createGunzip()), 0o755)
+      if (format === "gz" || format === "bz2" || format === "zst") {
+        await writeFile(dest, await decodedStream(archive, format), 0o755)
       } else if (format === "xz") {
         await writeFile(dest, Readable.from([await xzDecompress(await fsp.readFile(archive))]), 0o755)
       } else {
-        throw new Reject(undefined, `${format} compressed files are not supported yet (supported: gz, xz)`)
+        throw new Reject(undefined, `${format} compressed files are not supported yet (supported: gz, xz, bz2, zst)`)
       }
     },
     catch: toArchiveError(archive)
+  })
+
+const startsWith = (head: Buffer, magic: ReadonlyArray<number>, at = 0) =>
+  head.length >= at + magic.length && magic.every((byte, i) => head[at + i] === byte)
+
+/** A tar header's `ustar` magic (POSIX `ustar\0` and old GNU `ustar  \0` alike). */
+const isTarHeader = (head: Buffer) => startsWith(head, [0x75, 0x73, 0x74, 0x61, 0x72], 257)
+
+/** What the first bytes of a file say it is, if they say anything. */
+const magicOf = (head: Buffer): Compression | "zip" | "tar" | undefined => {
+  if (startsWith(head, [0x1f, 0x8b])) return "gz"
+  if (startsWith(head, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) return "xz"
+  if (startsWith(head, [0x42, 0x5a, 0x68])) return "bz2"
+  if (startsWith(head, [0x28, 0xb5, 0x2f, 0xfd])) return "zst"
+  if (startsWith(head, [0x50, 0x4b, 0x03, 0x04]) || startsWith(head, [0x50, 0x4b, 0x05, 0x06])) return "zip"
+  return isTarHeader(head) ? "tar" : undefined
+}
+
+const compressionOf = (format: ArchiveFormat): Compression | undefined => {
+  const last = format.slice(format.lastIndexOf(".") + 1)
+  return last === "gz" || last === "xz" || last === "bz2" || last === "zst" ? last : undefined
+}
+
+/** The first `size` bytes of a stream (fewer if it is shorter); the stream is closed after. */
+const headOf = async (stream: AsyncIterable<Uint8Array> & { destroy: () => void }, size: number): Promise<Buffer> => {
+  const chunks: Array<Uint8Array> = []
+  let length = 0
+  try {
+    for await (const chunk of stream) {
+      chunks.push(chunk)
+      length += chunk.length
+      if (length >= size) break
+    }
+  } finally {
+    stream.destroy()
+  }
+  return Buffer.concat(chunks).subarray(0, size)
+}
+
+const TAR_HEADER = 512
+
+/**
+ * The format of a downloaded file: its magic bytes decide when they are known (a `.tar.gz` that is really a zip is a
+ * zip), its name decides otherwise; for a compressed file whose name does not tell, a tar header after decoding makes
+ * it `tar.<compression>`, else it is a single compressed file.
+ */
+export const detectFormat = (file: string, fileName: string = file): Effect.Effect<ArchiveFormat, ArchiveError> =>
+  Effect.tryPromise({
+    try: async (): Promise<ArchiveFormat> => {
+      const byName = formatFromFileName(NodePath.basename(fileName))
+      const magic = magicOf(await headOf(createReadStream(file, { end: TAR_HEADER - 1 }), TAR_HEADER))
+      if (magic === undefined) return byName
+      if (magic === "zip" || magic === "tar") return magic
+      if (compressionOf(byName) === magic) return byName
+      const decoded = magic === "xz"
+        ? (await xzDecompress(await fsp.readFile(file))).subarray(0, TAR_HEADER)
+        : await headOf(await decodedStream(file, magic), TAR_HEADER)
+      return isTarHeader(decoded) ? `tar.${magic}` : magic
+    },
+    catch: toArchiveError(file)
   })
 
 /** Copy a plain file to `dest` with mode 0755. */

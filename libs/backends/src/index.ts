@@ -2,6 +2,7 @@ export {
   ArchiveError,
   type ArchiveFormat,
   decompressFile,
+  detectFormat,
   extractArchive,
   type ExtractOptions,
   type ExtractSummary,

@@ -1,10 +1,19 @@
-import { extractArchive, formatFromFileName, hasSingleTopLevelDirectory } from "@engine/backends"
+import { decompressFile, detectFormat, extractArchive, formatFromFileName, hasSingleTopLevelDirectory } from "@engine/backends"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as zlib from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { tempDir, tree } from "./support/Context"
 import { type Member, tarBytes, tarGz, tarXz, zipBytes } from "./support/Fixtures"
+
+/** Compressed with Debian's own `zstd` and `bzip2`, so the decoders meet what real archives hold. */
+const zstd = (data: Buffer) => execFileSync("zstd", ["-q", "-c"], { input: data, maxBuffer: 64 << 20 })
+const bzip2 = (data: Buffer) => execFileSync("bzip2", ["-c", "-9"], { input: data, maxBuffer: 64 << 20 })
+const tarZst = async (members: ReadonlyArray<Member>) => zstd(await tarBytes(members))
+const tarBz2 = async (members: ReadonlyArray<Member>) => bzip2(await tarBytes(members))
 
 let root: string
 let n = 0
@@ -63,6 +72,8 @@ describe("formats", () => {
   it.each([
     ["tool.tar.gz", () => tarGz(tool)],
     ["tool.tar.xz", () => tarXz(tool)],
+    ["tool.tar.zst", () => tarZst(tool)],
+    ["tool.tar.bz2", () => tarBz2(tool)],
     ["tool.tar", () => tarBytes(tool)],
     ["tool.zip", async () => zipBytes(tool)]
   ])("extracts %s keeping exec bits and symlinks", async (name, make) => {
@@ -74,18 +85,100 @@ describe("formats", () => {
   })
 
   it("refuses formats it cannot read, saying which it can", async () => {
-    const file = write("tool.tar.zst", Buffer.from("x"))
+    const file = write("tool.tar.br", Buffer.from("x"))
     const { e } = await extractError(file)
-    expect(e.message).toBe(`${file}: tar.zst archives are not supported yet (supported: tar.gz, tar.xz, tar, zip (and single gz/xz files))`)
-    const inspect = await Effect.runPromise(Effect.flip(hasSingleTopLevelDirectory(file, "tar.zst")))
+    expect(e.message).toBe(
+      `${file}: tar.br archives are not supported yet (supported: tar.gz, tar.xz, tar.bz2, tar.zst, tar, zip (and single gz/xz/bz2/zst files))`
+    )
+    const inspect = await Effect.runPromise(Effect.flip(hasSingleTopLevelDirectory(file, "tar.br")))
     expect(inspect._tag).toBe("ArchiveError")
+    const single = await Effect.runPromise(Effect.flip(decompressFile(write("tool.br", Buffer.from("x")), "br", path.join(freshDir(), "tool"))))
+    expect(single.message).toMatch(/: br compressed files are not supported yet \(supported: gz, xz, bz2, zst\)$/)
   })
 
-  it("reports a corrupt archive as an ArchiveError", async () => {
-    const file = write("corrupt.tar.gz", Buffer.from("not gzip at all"))
+  const escaped = (file: string) => file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+  it.each([
+    ["corrupt.tar.gz", Buffer.from("not gzip at all")],
+    ["corrupt.tar.zst", Buffer.from("not zstd at all")],
+    ["corrupt.tar.bz2", Buffer.from("BZh9 not bzip2 at all")]
+  ])("reports a corrupt %s as an ArchiveError", async (name, bytes) => {
+    const file = write(name, bytes)
     const { e } = await extractError(file)
     expect(e._tag).toBe("ArchiveError")
-    expect(e.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: cannot extract: `))
+    expect(e.message).toMatch(new RegExp(`^${escaped(file)}: cannot extract: `))
+  })
+
+  it.each([
+    ["cut.tar.zst", tarZst],
+    ["cut.tar.bz2", tarBz2]
+  ])("reports a truncated %s instead of extracting part of it", async (name, make) => {
+    const whole = await make(tool)
+    const file = write(name, whole.subarray(0, Math.floor(whole.length / 2)))
+    const { e, dest } = await extractError(file)
+    expect(e.message).toMatch(new RegExp(`^${escaped(file)}: cannot extract: `))
+    expect(fs.existsSync(path.join(dest, "bin/hello"))).toBe(false)
+  })
+
+  it("streams archives larger than one zstd block or bzip2 block, byte for byte", async () => {
+    // 3 MiB of deterministic hex: many 128 KiB zstd blocks and several 900 kB bzip2 blocks.
+    const big = Array.from({ length: 48 * 1024 }, (_, i) => createHash("sha256").update(String(i)).digest("hex")).join("")
+    const bytes = await tarBytes([{ name: "big.txt", content: big }])
+    for (const [name, data] of [["big.tar.zst", zstd(bytes)], ["big.tar.bz2", bzip2(bytes)]] as const) {
+      const out = await extract(write(name, data))
+      const written = fs.readFileSync(path.join(out.dest, "big.txt"), "utf8")
+      expect(written.length).toBe(3 * 1024 * 1024)
+      expect(written === big).toBe(true)
+    }
+  })
+
+  it.each([
+    ["tool.gz", zlib.gzipSync],
+    ["tool.zst", zstd],
+    ["tool.bz2", bzip2]
+  ])("decompresses a single %s into an executable file", async (name, compress) => {
+    const dest = path.join(freshDir(), "tool")
+    await Effect.runPromise(decompressFile(write(name, compress(Buffer.from("#!/bin/sh\necho one\n"))), formatFromFileName(name), dest))
+    expect(fs.readFileSync(dest, "utf8")).toBe("#!/bin/sh\necho one\n")
+    expect(fs.statSync(dest).mode & 0o777).toBe(0o755)
+  })
+})
+
+describe("format detection by name and by magic bytes", () => {
+  const detect = (name: string, bytes: Buffer, fileName?: string) =>
+    Effect.runPromise(detectFormat(write(name, bytes), fileName))
+
+  it("tells each archive by its bytes when the name says nothing", async () => {
+    const tarred = await tarBytes(tool)
+    expect(await detect("download", zlib.gzipSync(tarred))).toBe("tar.gz")
+    expect(await detect("download", await tarXz(tool))).toBe("tar.xz")
+    expect(await detect("download", zstd(tarred))).toBe("tar.zst")
+    expect(await detect("download", bzip2(tarred))).toBe("tar.bz2")
+    expect(await detect("download", tarred)).toBe("tar")
+    expect(await detect("download", zipBytes(tool))).toBe("zip")
+  })
+
+  it("tells a single compressed file from a compressed tar", async () => {
+    const script = Buffer.from("#!/bin/sh\necho hi\n")
+    expect(await detect("tool", zlib.gzipSync(script))).toBe("gz")
+    expect(await detect("tool", zstd(script))).toBe("zst")
+    expect(await detect("tool", bzip2(script))).toBe("bz2")
+    expect(await detect("tool-linux-x64", Buffer.from("\x7fELF\x02\x01\x01 not an archive"))).toBe("raw")
+  })
+
+  it("trusts the bytes over a wrong name, and the name where the bytes agree", async () => {
+    expect(await detect("tool.tar.gz", zipBytes(tool))).toBe("zip")
+    expect(await detect("tool.tar.gz", zstd(await tarBytes(tool)))).toBe("tar.zst")
+    expect(await detect("tool.tgz", zlib.gzipSync(await tarBytes(tool)))).toBe("tar.gz")
+    expect(await detect("x", zlib.gzipSync(Buffer.from("plain")), "https-asset.tar.gz")).toBe("tar.gz")
+    // Bytes that name nothing leave the name in charge (an old v7 tar has no magic).
+    expect(await detect("old.tar", Buffer.alloc(1024))).toBe("tar")
+  })
+
+  it("reports an unreadable file", async () => {
+    const e = await Effect.runPromise(Effect.flip(detectFormat(path.join(root, "missing.tar.gz"))))
+    expect(e._tag).toBe("ArchiveError")
+    expect(e.message).toContain("missing.tar.gz: cannot extract: ENOENT")
   })
 })
 
@@ -226,5 +319,39 @@ describe("entries that would escape the install dir", () => {
     const out = await extract(write("fifo.tar", await tarBytes(members)), "auto")
     expect(out.tree).toEqual(["f ok 644"])
     expect(out.summary.skipped).toEqual(["pkg/fifo"])
+  })
+})
+
+describe.each([
+  ["tar.zst", tarZst],
+  ["tar.bz2", tarBz2]
+])("every safety rule holds in %s", (ext, make) => {
+  const refuses = async (name: string, members: ReadonlyArray<Member>, expected: string) => {
+    const file = write(`${name}.${ext}`, await make(members))
+    const { e } = await extractError(file)
+    expect(e.message).toBe(`${file}: ${expected}`)
+    expect(fs.existsSync(path.join(root, "evil"))).toBe(false)
+  }
+
+  it("rejects .. components", () =>
+    refuses("dots", [{ name: "pkg/ok", content: "ok" }, { name: "pkg/../../evil", content: "evil" }], "archive path traversal rejected: entry pkg/../../evil"))
+
+  it("rejects absolute paths", () =>
+    refuses("abs", [{ name: "/tmp/engine-evil-abs", content: "evil" }], "absolute archive path rejected: entry /tmp/engine-evil-abs"))
+
+  it("rejects symlinks that escape, and writes through a symlink", async () => {
+    await refuses("up", [{ name: "pkg/up", type: "symlink", linkname: "../../etc" }], "symlink pkg/up -> ../../etc points outside the install dir")
+    await refuses("through", [
+      { name: "pkg/dir/", type: "directory" },
+      { name: "pkg/esc", type: "symlink", linkname: "dir" },
+      { name: "pkg/esc/file", content: "x" }
+    ], "archive attempted to write through a symlink: pkg/esc/file (via pkg/esc)")
+  })
+
+  it("keeps exec bits, symlinks and hardlinks, and auto-strips", async () => {
+    const members: ReadonlyArray<Member> = [...tool, { name: "hello-1.0.0/bin/hard", type: "link", linkname: "hello-1.0.0/bin/hello" }]
+    const out = await extract(write(`keep.${ext}`, await make(members)), "auto")
+    expect(out.tree).toEqual(["f README 644", "d bin", "f bin/hard 755", "f bin/hello 755", "l bin/hi -> hello"])
+    expect(out.summary).toMatchObject({ files: 3, symlinks: 1, hardlinks: 1, stripComponents: 1 })
   })
 })
