@@ -56,7 +56,12 @@ export const makeTransport = (
 ): Transport => {
   let dispatchers: Promise<{ readonly direct: Dispatcher; readonly proxied: Dispatcher }> | undefined
   const load = () =>
-    (dispatchers ??= import("undici").then(({ Agent, EnvHttpProxyAgent }) => {
+    (dispatchers ??= import("node:v8").then((v8) => {
+      // undici parses HTTP with llhttp in WebAssembly; V8's background TurboFan tier-up of it took 0.3 s and
+      // Node waits for it before exiting. Baseline code parses registry responses just as well.
+      v8.setFlagsFromString("--liftoff-only")
+      return import("undici")
+    }).then(({ Agent, EnvHttpProxyAgent }) => {
       const options = {
         connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(env) },
         headersTimeout: config.headersTimeoutMs,
