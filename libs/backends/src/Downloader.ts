@@ -6,6 +6,7 @@ import { STATUS_CODES } from "node:http"
 import * as NodePath from "node:path"
 import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
+import { Progress, type ProgressShape } from "@engine/layout"
 import { NETWORK_ERROR_CODES, networkErrorCode, trustedCertificates } from "@engine/registry"
 import type { Dispatcher } from "undici"
 
@@ -304,7 +305,7 @@ export const makeDownloader = (
       )
     }
 
-    const downloadOnce = (request: DownloadRequest) =>
+    const downloadOnce = (request: DownloadRequest, progress: ProgressShape) =>
       Effect.tryPromise({
         try: async (signal) => {
           await fsp.mkdir(NodePath.dirname(request.dest), { recursive: true })
@@ -321,6 +322,7 @@ export const makeDownloader = (
                 sha256.update(chunk)
                 extra?.update(chunk)
                 size += chunk.length
+                progress.advance(chunk.length)
                 done(null, chunk)
               }
             })
@@ -370,7 +372,7 @@ export const makeDownloader = (
       })
 
     return {
-      download: (request) => retrying(downloadOnce(request)),
+      download: (request) => Effect.flatMap(Progress, (progress) => retrying(downloadOnce(request, progress))),
       fetchText: (url, headers = {}) => retrying(fetchTextOnce(url, headers))
     }
   })

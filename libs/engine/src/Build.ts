@@ -1,6 +1,6 @@
 import type { FileSystem } from "@effect/platform"
 import { BackendRegistry, rejectUnsupported } from "@engine/backends"
-import type { Digest } from "@engine/layout"
+import type { Digest, ProgressShape } from "@engine/layout"
 import { Effect, Either, Option } from "effect"
 import * as NodePath from "node:path"
 import { type BaseImage, baseImageTask, registryLayer } from "./BaseImage"
@@ -10,6 +10,7 @@ import {
   type BuildSetup,
   configLayerTask,
   copyLayerTask,
+  type InstallTasks,
   type LayerPart,
   layoutTask,
   miseLayerTask,
@@ -53,6 +54,8 @@ export interface BuildOptions {
   readonly reporter?: (event: TaskEvent) => Effect.Effect<void>
   /** Called once the graph has run (not on a dry run), whether it succeeded or failed. */
   readonly onSummary?: (tasks: TasksSummary) => Effect.Effect<void>
+  /** Where each running task's downloads and layer writes report their bytes (live progress). */
+  readonly progress?: (task: TaskRef) => ProgressShape
   readonly env: Readonly<Record<string, string | undefined>>
   readonly now?: () => Date
   /** Push only: tool layers of the previous image, referenced instead of rebuilt when their reuse key matches. */
@@ -116,7 +119,7 @@ export const taskName = (ref: TaskRef): string =>
 const LAYER_KINDS: ReadonlySet<string> = new Set(["tool-layer", "mise-layer", "copy-layer", "config-layer"])
 
 /** Any task of a build: what it produces and how it fails is read back through its own handle. */
-type BuildTask = Task<unknown, unknown, FileSystem.FileSystem>
+export type BuildTask = Task<unknown, unknown, FileSystem.FileSystem>
 
 /** An image's graph before it runs, with the handles the result is read back through. */
 export interface PreparedBuild {
@@ -134,7 +137,7 @@ export interface PreparedBuild {
 }
 
 /** `name`, then `name[2]`, `name[3]` for repeats: ids stay unique and stable across runs. */
-const uniqueNames = (names: ReadonlyArray<string>): ReadonlyArray<string> => {
+export const uniqueNames = (names: ReadonlyArray<string>): ReadonlyArray<string> => {
   const seen = new Map<string, number>()
   return names.map((n) => {
     const count = (seen.get(n) ?? 0) + 1
@@ -226,7 +229,7 @@ export const prepareBuild = (opts: BuildOptions) =>
     return prepared
   })
 
-const tasksSummary = (summary: RunSummary): TasksSummary => ({
+export const tasksSummary = (summary: RunSummary): TasksSummary => ({
   total: summary.total,
   ran: summary.ran,
   cached: summary.cached,
@@ -245,17 +248,27 @@ const tasksSummary = (summary: RunSummary): TasksSummary => ({
   }))
 })
 
+/** What running a graph needs from its preparation: `engine install` prepares one without an image. */
+export type PreparedRun = Pick<PreparedBuild, "project" | "graph" | "cache" | "warn"> & { readonly tools: ReadonlyArray<InstallTasks> }
+
+/** The flags `engine build` and `engine install` share; `net` caps installs at once (default 8). */
+export type RunFlags =
+  & Pick<BuildOptions, "jobs" | "continueOnError" | "force" | "reporter" | "onSummary" | "progress" | "env">
+  & { readonly noCache?: boolean; readonly net?: number | undefined }
+
 /** The run's failure as the task's own error, so the CLI prints its message and exit code (4 for an install). */
-export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun: boolean) =>
+export const runPrepared = (prepared: PreparedRun, opts: RunFlags, dryRun: boolean) =>
   Effect.flatMap(Paths, (paths) =>
     (dryRun ? Effect.void : preflight(prepared, opts)).pipe(Effect.zipRight(runGraphs([prepared.graph], {
       cpu: opts.jobs ?? paths.cpus,
+      ...(opts.net !== undefined ? { net: opts.net } : {}),
       continueOnError: opts.continueOnError === true,
       cache: prepared.cache,
       force: opts.force === true,
-      ...(opts.noCache ? { bypass: LAYER_KINDS } : {}),
+      ...(opts.noCache === true ? { bypass: LAYER_KINDS } : {}),
       dryRun,
-      ...(opts.reporter !== undefined ? { reporter: opts.reporter } : {})
+      ...(opts.reporter !== undefined ? { reporter: opts.reporter } : {}),
+      ...(opts.progress !== undefined ? { progress: opts.progress } : {})
     }).pipe(
       Effect.tap((summary) => (dryRun ? Effect.void : opts.onSummary?.(tasksSummary(summary)) ?? Effect.void)),
       Effect.catchTag("RunFailed", (e) =>
@@ -266,7 +279,7 @@ export const runPrepared = (prepared: PreparedBuild, opts: BuildOptions, dryRun:
   )
 
 /** Every program the tools to install need is on PATH, before the graph installs any of them. */
-const preflight = (prepared: PreparedBuild, opts: BuildOptions) =>
+const preflight = (prepared: PreparedRun, opts: RunFlags) =>
   Effect.gen(function*() {
     const paths = yield* Paths
     const registry = yield* BackendRegistry
@@ -367,14 +380,14 @@ export const dryRun = (opts: BuildOptions) =>
   Effect.gen(function*() {
     const prepared = yield* prepareBuild(opts)
     const summary = yield* runPrepared(prepared, opts, true)
-    const tasks = planned(prepared.graph, summary)
-    const result: DryRun = {
-      tasks,
-      hits: tasks.filter((t) => t.status === "hit").length,
-      runs: tasks.filter((t) => t.status !== "hit").length
-    }
-    return result
+    return dryRunOf(prepared.graph, summary)
   })
+
+/** A dry run's summary as `--dry-run` prints it. */
+export const dryRunOf = (graph: TaskGraph<BuildTask>, summary: RunSummary): DryRun => {
+  const tasks = planned(graph, summary)
+  return { tasks, hits: tasks.filter((t) => t.status === "hit").length, runs: tasks.filter((t) => t.status !== "hit").length }
+}
 
 /** Finds TASK among a prepared build's tasks by id or by the name dry-run printed. */
 export const findTask = (summary: RunSummary, name: string) =>

@@ -101,10 +101,16 @@ export interface BuildSetup {
   readonly reuse: ReadonlyArray<RemoteLayer>
 }
 
-export interface ToolTasks {
+/** What resolve and install tasks need: `engine install` runs them with no image in sight. */
+export type ToolSetup = Pick<BuildSetup, "project" | "ctx" | "now">
+
+export interface InstallTasks {
   readonly spec: ToolSpec
   readonly resolve: Task<Resolved, unknown, FileSystem.FileSystem>
   readonly install: Task<Installed, unknown, FileSystem.FileSystem>
+}
+
+export interface ToolTasks extends InstallTasks {
   readonly layer: Task<Layer, unknown, FileSystem.FileSystem>
 }
 
@@ -136,7 +142,7 @@ const toResolved = (r: Resolution, at: number): Resolved => ({
  * A cached resolution holds while the project would still decide the same locally (same pin, same installed
  * match, same dir), or, when it came from upstream and nothing local decides, while it is fresh.
  */
-const stillResolves = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, cached: Resolved) =>
+const stillResolves = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, cached: Resolved) =>
   localResolution(spec, request, setup.project, setup.ctx).pipe(
     Effect.map(Option.match({
       onSome: (r) => r.tool.resolved === cached.version && r.dir === cached.installDir,
@@ -148,19 +154,12 @@ const stillResolves = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, 
     Effect.orElseSucceed(() => false)
   )
 
-/** resolve → install → tool-layer for one tool. `name` is unique in the image (`http:hello`, or `node[2]` for a second node). */
-export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, backend: Backend, name: string): ToolTasks => {
-  const { plan, ctx, store } = setup
+const at = (request: ToolRequest, r: Resolved) => `${request.short}@${r.version}`
+
+/** resolve → install for one tool. `name` is unique in the image (`http:hello`, or `node[2]` for a second node). */
+export const installTasks = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, backend: Backend, name: string): InstallTasks => {
+  const { ctx } = setup
   const platform = { os: ctx.platform.os, arch: ctx.platform.arch }
-  const at = (r: Resolved) => `${request.short}@${r.version}`
-  const reusable = (r: Resolved) =>
-    findReusable(setup.reuse, {
-      short: request.short,
-      version: r.version,
-      prefix: imageRootOf(plan.mountPoint, resolvedTool(request, r)).slice(1),
-      owner: `${plan.owner.uid}:${plan.owner.gid}`,
-      relocation: String(RELOCATION)
-    })
   const resolve = task({
     id: `resolve:${name}`,
     kind: "resolve",
@@ -188,7 +187,7 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
     cacheable: true,
     deps: { resolve },
     keyDeps: [],
-    label: ({ resolve }) => at(resolve.value),
+    label: ({ resolve }) => at(request, resolve.value),
     output: Installed,
     inputs: ({ resolve }) =>
       keyInputs("install", {
@@ -213,6 +212,21 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
         ? Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(v.installDir)).pipe(Effect.orElseSucceed(() => false))
         : isInstalled(v.installDir)
   })
+  return { spec, resolve, install }
+}
+
+/** resolve → install → tool-layer for one tool, `name` as for `installTasks`. */
+export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, backend: Backend, name: string): ToolTasks => {
+  const { plan, ctx, store } = setup
+  const { resolve, install } = installTasks(setup, spec, request, backend, name)
+  const reusable = (r: Resolved) =>
+    findReusable(setup.reuse, {
+      short: request.short,
+      version: r.version,
+      prefix: imageRootOf(plan.mountPoint, resolvedTool(request, r)).slice(1),
+      owner: `${plan.owner.uid}:${plan.owner.gid}`,
+      relocation: String(RELOCATION)
+    })
   const layer = task({
     id: `tool-layer:${name}`,
     kind: "tool-layer",
@@ -220,7 +234,7 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
     cacheable: true,
     deps: { resolve, install },
     keyDeps: [],
-    label: ({ resolve }) => at(resolve.value),
+    label: ({ resolve }) => at(request, resolve.value),
     output: Layer,
     blobs: blobsOf,
     inputs: ({ resolve }) => {

@@ -1,3 +1,4 @@
+import { Progress, type ProgressShape } from "@engine/layout"
 import { Cause, Clock, Data, Deferred, Effect, Either, Exit, Option } from "effect"
 import { availableParallelism } from "node:os"
 import { messageOf } from "../Errors"
@@ -158,6 +159,8 @@ export interface RunOptions {
    */
   readonly dryRun?: boolean
   readonly reporter?: (event: TaskEvent) => Effect.Effect<void>
+  /** Where a running task's downloads and layer writes report their bytes (the `Progress` service they see). */
+  readonly progress?: (task: TaskRef) => ProgressShape
 }
 
 export const DEFAULT_NET_CONCURRENCY = 8
@@ -322,6 +325,7 @@ export const runGraphs = <E, R>(
             if (!dryRun) yield* report(TaskEvent.Started({ task: ref, key, miss, changes }))
             const t0 = yield* Clock.currentTimeMillis
             const produced = yield* node.task.execute(deps).pipe(
+              options.progress !== undefined ? Effect.provideService(Progress, options.progress(ref)) : (run) => run,
               Effect.onInterrupt(() => report(TaskEvent.Interrupted({ task: ref, key })))
             )
             const durationMs = (yield* Clock.currentTimeMillis) - t0
