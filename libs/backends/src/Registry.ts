@@ -15,6 +15,7 @@ import { goModuleInfo, makeGoModuleBackend } from "./GoModule"
 import { httpInfo, makeHttpBackend } from "./Http"
 import { makeNpmBackend, npmInfo } from "./Npm"
 import { makePipxBackend, pipxInfo } from "./Pipx"
+import { makeSpmBackend, spmInfo } from "./Spm"
 import { makeUbiBackend, ubiInfo } from "./Ubi"
 
 /** The built-in backends as `engine backends` lists them (no services needed). */
@@ -30,7 +31,8 @@ export const builtinBackends: ReadonlyArray<BackendInfo> = [
   goModuleInfo,
   gemInfo,
   pipxInfo,
-  dotnetInfo
+  dotnetInfo,
+  spmInfo
 ]
 
 const UNSUPPORTED = new Set(["asdf", "vfox"])
@@ -93,6 +95,7 @@ export const backendRegistryLayer = (
         makeGemBackend(downloader, executor),
         makePipxBackend(downloader, executor),
         makeDotnetBackend(downloader, executor),
+        makeSpmBackend(downloader, executor),
         ...extra
       ])
     })
