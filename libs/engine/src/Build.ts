@@ -26,7 +26,6 @@ import { Paths } from "./Paths"
 import { createdTimestamp } from "./Synthesized"
 import { checkRequiredCommands } from "./Preflight"
 import { toolsToInstall, toRequest } from "./Toolset"
-import type { ReadyTool } from "./Toolset"
 
 export interface BuildOptions {
   readonly cwd: string
@@ -401,4 +400,4 @@ export const findTask = (summary: RunSummary, name: string) =>
       })
   )
 
-export type { ImagePlan, ReadyTool }
+export type { ImagePlan }

@@ -2,9 +2,7 @@ import { FileSystem } from "@effect/platform"
 import {
   type Backend,
   type BackendContext,
-  BackendRegistry,
   installDir as installDirOf,
-  rejectUnsupported,
   type ResolvedTool,
   resolveFromList,
   toolDirName,
@@ -13,24 +11,9 @@ import {
 } from "@engine/backends"
 import { Effect, Option } from "effect"
 import * as NodePath from "node:path"
-import { BuildError, InstallError } from "./BuildError"
+import { InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
 import { installTool, isInstalled } from "./Installer"
-import { checkRequiredCommands } from "./Preflight"
-
-/** A tool that is resolved, installed and described: all a layer needs. */
-export interface ReadyTool {
-  readonly request: ToolRequest
-  readonly resolved: ResolvedTool
-  readonly backend: Backend
-  readonly installDir: string
-  /** e.g. `/mise/installs/http-hello/1.0.0` */
-  readonly imageRoot: string
-  readonly imageBinPaths: ReadonlyArray<string>
-  readonly execEnv: ReadonlyArray<readonly [string, string]>
-  /** True when this run installed it. */
-  readonly installedNow: boolean
-}
 
 export const toRequest = (spec: ToolSpec): ToolRequest => ({
   short: spec.short,
@@ -52,58 +35,6 @@ export interface Resolution {
   readonly local: boolean
   readonly via: ResolvedVia
 }
-
-/**
- * Resolves every tool's version (lockfile pin, then an installed match, then upstream), installs what is
- * missing when asked to, and reads bin paths and exec env. Nothing is installed unless every tool resolved.
- */
-export const prepareTools = (project: Project, ctx: BackendContext, opts: { readonly install: boolean; readonly mountPoint?: string }) =>
-  Effect.gen(function*() {
-    const registry = yield* BackendRegistry
-    const requests = project.tools.map(toRequest)
-    yield* rejectUnsupported(requests)
-    const backends = yield* Effect.forEach(requests, (r) => registry.get(r))
-    const resolved = yield* Effect.forEach(
-      requests,
-      (request, i) => resolveTool(backends[i]!, project.tools[i]!, request, project, ctx),
-      { concurrency: 8 }
-    )
-    const mountPoint = opts.mountPoint ?? "/mise"
-    if (opts.install) {
-      const toInstall = yield* Effect.filter(resolved.map((r, i) => ({ ...r, request: r.tool, backend: backends[i]! })), ({ dir, local }) =>
-        local ? Effect.succeed(false) : Effect.map(isInstalled(dir), (installed) => !installed))
-      yield* checkRequiredCommands(toInstall, ctx)
-    }
-    return yield* Effect.forEach(
-      resolved,
-      ({ tool, dir, local }, i) =>
-        Effect.gen(function*() {
-          const backend = backends[i]!
-          const installed = local || (yield* isInstalled(dir))
-          if (!installed && !opts.install) {
-            return yield* new BuildError({
-              reason: "NotInstalled",
-              message: `${tool.short}@${tool.resolved} install path does not exist: ${dir}. Run \`engine install\` first.`
-            })
-          }
-          if (!installed) yield* installTool(backend, tool, dir, ctx)
-          const imageRoot = imageRootOf(mountPoint, tool)
-          const { binPaths, execEnv } = yield* describeTool(backend, tool, dir, ctx)
-          const ready: ReadyTool = {
-            request: tool,
-            resolved: tool,
-            backend,
-            installDir: dir,
-            imageRoot,
-            imageBinPaths: binPaths.map((b) => rebaseOne(b, dir, imageRoot)),
-            execEnv,
-            installedNow: !installed
-          }
-          return ready
-        }),
-      { concurrency: 4 }
-    )
-  })
 
 /**
  * The tools a build may have to install: all but those the project already decides locally (`path:`, a pin or an
