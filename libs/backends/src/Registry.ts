@@ -2,6 +2,7 @@ import { CommandExecutor } from "@effect/platform"
 import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Effect, Layer } from "effect"
+import { aquaInfo, makeAquaBackend } from "./Aqua"
 import { type Backend, BackendError, type BackendInfo, BackendRegistry, type ToolRequest } from "./Backend"
 import { cargoInfo, makeCargoBackend } from "./Cargo"
 import { coreInfo, makeCoreBackend } from "./core"
@@ -27,6 +28,7 @@ export const builtinBackends: ReadonlyArray<BackendInfo> = [
   gitlabInfo,
   forgejoInfo,
   ubiInfo,
+  aquaInfo,
   cargoInfo,
   goModuleInfo,
   gemInfo,
@@ -90,6 +92,7 @@ export const backendRegistryLayer = (
         makeGitLabBackend(downloader),
         makeForgejoBackend(downloader),
         makeUbiBackend(downloader),
+        makeAquaBackend(downloader),
         makeCargoBackend(downloader, executor),
         makeGoModuleBackend(downloader, executor),
         makeGemBackend(downloader, executor),
