@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
+import { engine, type RunResult } from "../../../test/support/Cli"
+import { skopeoInspect, umociUnpack } from "../../../test/support/Validate"
 import { makeAquaBackend } from "../src/Aqua"
 import { tempDir } from "./support/Context"
 import { tarGz, zipBytes } from "./support/Fixtures"
@@ -325,5 +327,52 @@ describe("aqua errors", () => {
     const backend = await h.backend()
     const { message } = await h.installError(backend, h.resolved(h.tool("acme/gotool", "1.0.0"), "1.0.0"), ctx())
     expect(message).toBe("aqua:acme/gotool@1.0.0: aqua package acme/gotool is of type go_install, which the aqua backend does not install; use the go backend instead")
+  })
+})
+
+describe("engine build with an aqua tool", () => {
+  let work = ""
+  let out = ""
+  let result: RunResult
+
+  beforeAll(async () => {
+    work = tempDir("aqua-e2e")
+    const project = path.join(work, "project")
+    fs.mkdirSync(project, { recursive: true })
+    fs.writeFileSync(
+      path.join(project, "mise.toml"),
+      `[settings]
+aqua.registry_url = "${registryDir}"
+
+[tools]
+"aqua:acme/hello" = { version = "1.1", api_url = "${h.server().url}/api/v3" }
+`
+    )
+    out = path.join(project, "out")
+    result = await engine(["build", "--from", "scratch", "--no-mise", "-o", out, "-t", "e2e"], {
+      cwd: project,
+      env: {
+        HOME: path.join(work, "home"),
+        ENGINE_DATA_DIR: path.join(work, "data"),
+        ENGINE_CACHE_DIR: path.join(work, "cache"),
+        SOURCE_DATE_EPOCH: "1700000000"
+      }
+    })
+    return () => fs.rmSync(work, { recursive: true, force: true })
+  })
+
+  it("builds a layout skopeo reads whose PATH runs the tool from the unpacked rootfs", () => {
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain("aqua:acme/hello@1.1.0")
+    const arch = process.arch === "arm64" ? "aarch64" : "amd64"
+    const config = skopeoInspect(out, true) as { config: { Env: ReadonlyArray<string> } }
+    const pathVar = config.config.Env.find((e) => e.startsWith("PATH="))!.slice("PATH=".length)
+    const binDir = `/mise/installs/aqua-acme-hello/1.1.0/hello_1.1.0_linux_${arch}/bin`
+    expect(pathVar.split(":")).toContain(binDir)
+    const rootfs = umociUnpack(out, "e2e")
+    expect(fs.readlinkSync(path.join(rootfs, binDir, "hello"))).toBe("hello-cli")
+    const rebased = pathVar.split(":").filter((p) => p.startsWith("/mise/")).map((p) => path.join(rootfs, p))
+    const ran = execFileSync("sh", ["-c", "hello"], { encoding: "utf8", env: { PATH: [...rebased, "/usr/bin", "/bin"].join(":") } })
+    expect(ran).toBe(`hello 1.1.0 linux-${arch}\n`)
   })
 })
