@@ -7,6 +7,7 @@ import { registryBaseUrl } from "./Reference"
 import { defaultRetryPolicy, isRetryableStatus, parseRetryAfter, retrying, type RetryPolicy } from "./Retry"
 import {
   describeNetworkError,
+  discardBody,
   type HttpMethod,
   type HttpRequest,
   type HttpResponse,
@@ -314,7 +315,7 @@ export const makeRegistryClient = (
             if (response.status === 401 && (sentAuthorization ? !reanswered : !challengedBare)) {
               if (sentAuthorization) reanswered = true
               else challengedBare = true
-              yield* Effect.promise(() => response.body.dump().catch(() => undefined))
+              yield* Effect.promise(() => discardBody(response.body))
               yield* authenticator.challenged(request.registry, response.headerAll("www-authenticate"))
               continue
             }
@@ -342,7 +343,7 @@ export const makeRegistryClient = (
               )
             }
             return yield* read(wrapped).pipe(
-              Effect.ensuring(Effect.promise(() => response.body.dump().catch(() => undefined)))
+              Effect.ensuring(Effect.promise(() => discardBody(response.body)))
             )
           }
         })
