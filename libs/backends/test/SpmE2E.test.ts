@@ -3,8 +3,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ensureMise } from "../../../test/support/Mise"
 import { buildCli, engineBin } from "./support/Cli"
-import { tempDir } from "./support/Context"
+import { tempDir, tree } from "./support/Context"
 import { zipBytes } from "./support/Fixtures"
 import { serveGitHub } from "./support/Forges"
 import { startServer, type TestServer } from "./support/Server"
@@ -42,8 +43,12 @@ const bundle = (version: string) =>
     { name: "hello.artifactbundle/linux/hello", content: `#!/bin/sh\necho "hello ${version} from the artifact bundle"\n`, mode: 0o755 }
   ])
 
-/** A stand-in `dotnet` laying out `--tool-path` as `dotnet tool install` does (a command shim and the `.store`). */
-const dotnetStandIn = `#!/bin/sh
+/**
+ * A stand-in `dotnet` that appends its argv to `dotnet-calls` and lays out `--tool-path` as `dotnet tool install`
+ * does (a command shim and the `.store`).
+ */
+const dotnetStandIn = (calls: string) => `#!/bin/sh
+echo "$*" >> "${calls}"
 tool="$3"; toolpath=""; version=""
 while [ $# -gt 0 ]; do
   case "$1" in --tool-path) toolpath="$2"; shift ;; --version) version="$2"; shift ;; esac
@@ -61,7 +66,7 @@ beforeAll(async () => {
   work = tempDir("spm-e2e")
   standins = path.join(work, "standins")
   fs.mkdirSync(standins)
-  fs.writeFileSync(path.join(standins, "dotnet"), dotnetStandIn, { mode: 0o755 })
+  fs.writeFileSync(path.join(standins, "dotnet"), dotnetStandIn(path.join(work, "dotnet-calls")), { mode: 0o755 })
   serveGitHub(server, {
     base: "/api/v3",
     repo: "acme/hello",
@@ -171,5 +176,56 @@ describe("engine build without the .NET SDK or Swift", () => {
     expect(r.stderr).toContain("`swift` (needed by spm:acme/tool): install Swift on the build machine (https://swift.org/install")
     expect(r.stderr).toContain("`dotnet` (needed by dotnet:GitVersion.Tool): install the .NET SDK on the build machine (https://dotnet.microsoft.com/download")
     expect(fs.existsSync(path.join(work, "data-missing", "installs"))).toBe(false)
+  })
+})
+
+describe("the same installs as mise 2026.9.15", () => {
+  it("lays out the spm bundle and runs the same dotnet command as `mise install`", async () => {
+    const mise = ensureMise()
+    const dir = project("parity", `"spm:acme/hello" = { version = "1.1.0", api_url = "URL/api/v3" }\n"dotnet:GitVersion.Tool" = "5.12.0"\n`)
+    const calls = path.join(work, "dotnet-calls")
+    fs.rmSync(calls, { force: true })
+    const { MISE_DOTNET_REGISTRY_URL: _feed, ...env } = envFor("parity-engine", `${standins}:/usr/bin:/bin`)
+    const r = await engine(["install"], dir, env)
+    expect(r.code, r.stderr).toBe(0)
+    const engineCalls = fs.readFileSync(calls, "utf8")
+    fs.rmSync(calls)
+    // mise asks swift for the host's triples even for a bundle; the engine knows them from the image's platform.
+    const swift = path.join(work, "swift-for-mise")
+    fs.mkdirSync(swift, { recursive: true })
+    const info = { target: { triple: "x86_64-unknown-linux-gnu", unversionedTriple: "x86_64-unknown-linux-gnu", moduleTriple: "x86_64-unknown-linux-gnu" } }
+    if (process.arch === "arm64") for (const k of ["triple", "unversionedTriple", "moduleTriple"] as const) info.target[k] = "aarch64-unknown-linux-gnu"
+    fs.writeFileSync(path.join(swift, "swift"), `#!/bin/sh\necho '${JSON.stringify(info)}'\n`, { mode: 0o755 })
+    const miseData = path.join(work, "data-parity-mise")
+    const m = await new Promise<RunResult>((resolve, reject) => {
+      const child = spawn(mise, ["install"], {
+        cwd: dir,
+        env: {
+          PATH: `${standins}:${swift}:/usr/bin:/bin`,
+          HOME: path.join(work, "home"),
+          MISE_EXPERIMENTAL: "1",
+          MISE_YES: "1",
+          MISE_DATA_DIR: miseData,
+          MISE_CACHE_DIR: path.join(work, "mise-cache"),
+          MISE_CONFIG_DIR: path.join(work, "mise-config"),
+          MISE_STATE_DIR: path.join(work, "mise-state"),
+          MISE_TRUSTED_CONFIG_PATHS: dir
+        },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr }))
+    })
+    expect(m.code, m.stderr).toBe(0)
+    const engineData = path.join(work, "data-parity-engine")
+    const normalize = (lines: ReadonlyArray<string>, data: string) => lines.map((l) => l.replaceAll(data, "<data>"))
+    for (const install of ["spm-acme-hello/1.1.0", "dotnet-git-version-tool/5.12.0"]) {
+      expect(normalize(tree(path.join(engineData, "installs", install)), engineData), install)
+        .toEqual(normalize(tree(path.join(miseData, "installs", install)), miseData))
+    }
+    expect(engineCalls.replaceAll(engineData, "<data>")).toBe(fs.readFileSync(calls, "utf8").replaceAll(miseData, "<data>"))
+    expect(engineCalls).toBe(`tool install GitVersion.Tool --tool-path ${engineData}/installs/dotnet-git-version-tool/5.12.0/bin --version 5.12.0\n`)
   })
 })
