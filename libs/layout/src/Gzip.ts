@@ -1,6 +1,7 @@
 import { Stream } from "effect"
 import { pipeline, Readable } from "node:stream"
 import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
 import { promisify } from "node:util"
 import { createGzip, gzip, gzipSync } from "node:zlib"
 import { asLayoutError, LayoutError } from "./Errors"
@@ -52,50 +53,192 @@ const gzipAsync = promisify(gzip)
  */
 export const GZIP_MEMBER_SIZE = 8 * 1024 * 1024
 
+/** Room for one compressed member: deflate's worst case (stored blocks) plus the gzip wrapper, with margin. */
+const outputBound = (memberSize: number): number => memberSize + (memberSize >> 10) + 1024
+
+/**
+ * Member-sized buffers on SharedArrayBuffers, kept for reuse: workers read them without a copy, and fresh memory
+ * is the dearest thing on a VM (first-touch page faults cost more than compressing the bytes' share of the text).
+ */
+const freeBuffers = new Map<number, Array<Buffer>>()
+const pooled = new WeakSet<ArrayBufferLike>()
+const KEEP_FREE = 8
+
+/** A buffer of exactly `size` bytes from the pool; `giveBuffer` returns it once nothing reads or writes it. */
+export const takeBuffer = (size: number): Buffer => {
+  const reused = freeBuffers.get(size)?.pop()
+  if (reused !== undefined) return reused
+  const shared = new SharedArrayBuffer(size)
+  pooled.add(shared)
+  return Buffer.from(shared)
+}
+
+const isPooled = (b: Buffer): boolean => pooled.has(b.buffer) && b.byteOffset === 0 && b.length === b.buffer.byteLength
+
+const giveBuffer = (b: Buffer): void => {
+  if (!isPooled(b)) return
+  const free = freeBuffers.get(b.length) ?? []
+  if (free.length < KEEP_FREE) free.push(b)
+  freeBuffers.set(b.length, free)
+}
+
+/**
+ * The compressing workers: one per core, created with the first full member and kept (unref'd while idle) for the
+ * rest of the process. A worker runs zlib's one-shot gzip on a shared input and copies the result into a shared
+ * output, so neither side allocates per member. Same zlib, same level: the bytes equal `gzipMiseBytes`.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads")
+const { gzipSync } = require("node:zlib")
+parentPort.on("message", ({ id, input, length, output, level }) => {
+  try {
+    const out = gzipSync(new Uint8Array(input, 0, length), { level, chunkSize: output.byteLength })
+    if (out.length > output.byteLength) throw new Error("a gzip member outgrew its " + output.byteLength + "-byte buffer")
+    new Uint8Array(output).set(out)
+    parentPort.postMessage({ id, length: out.length })
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message || e) })
+  }
+})
+`
+
+interface Lane {
+  readonly worker: Worker
+  readonly jobs: Map<number, { readonly resolve: (n: number) => void; readonly reject: (e: Error) => void }>
+}
+
+let lanes: Array<Lane> | undefined
+let nextJob = 0
+
+const dropLanes = (cause: Error) => {
+  const gone = lanes ?? []
+  lanes = undefined
+  for (const lane of gone) {
+    for (const job of lane.jobs.values()) job.reject(cause)
+    lane.jobs.clear()
+    void lane.worker.terminate()
+  }
+}
+
+const startLanes = (): Array<Lane> =>
+  Array.from({ length: availableParallelism() }, () => {
+    const lane: Lane = { worker: new Worker(WORKER_SOURCE, { eval: true }), jobs: new Map() }
+    lane.worker.unref()
+    lane.worker.on("message", (m: { readonly id: number; readonly length?: number; readonly error?: string }) => {
+      const job = lane.jobs.get(m.id)
+      lane.jobs.delete(m.id)
+      if (lane.jobs.size === 0) lane.worker.unref()
+      if (m.error !== undefined || m.length === undefined) job?.reject(new Error(`compressing a gzip member: ${m.error ?? "no result"}`))
+      else job?.resolve(m.length)
+    })
+    lane.worker.on("error", (e) => dropLanes(new Error(`a compression worker failed: ${e.message}`)))
+    return lane
+  })
+
+/** Compresses `length` bytes of `input` into `output` on the least busy worker; resolves to the member's size. */
+const compressOnWorker = (input: Buffer, length: number, output: Buffer): Promise<number> => {
+  lanes ??= startLanes()
+  const lane = lanes.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a))
+  const id = nextJob++
+  return new Promise<number>((resolve, reject) => {
+    lane.jobs.set(id, { resolve, reject })
+    lane.worker.ref()
+    lane.worker.postMessage({ id, input: input.buffer, length, output: output.buffer, level: GZIP_LEVEL })
+  })
+}
+
+export interface GzipMembersOptions {
+  readonly memberSize?: number
+  /** Members compressed at once (default: the core count). The bytes do not depend on it. */
+  readonly parallel?: number
+  /**
+   * Yield views into reused output buffers, each valid only until the next one is requested (the layer writer
+   * writes each member before asking for the next); by default every yielded buffer is the caller's to keep.
+   */
+  readonly transient?: boolean
+}
+
 /**
  * A multi-member gzip (RFC 1952 allows any number of members; every runtime reads it): the input is cut into
- * GZIP_MEMBER_SIZE pieces, each compressed on its own on libuv's thread pool, up to `parallel` at a time, and written
- * in order. One big tool then uses every core; a layer under one member is byte-identical to `gzipChunks`'s output.
+ * `memberSize` pieces, each compressed on its own on a worker thread, up to `parallel` at a time, and written in
+ * order. One big tool then uses every core; a layer under one member is byte-identical to `gzipChunks`'s output and
+ * is compressed on libuv's thread pool, so small layers start no worker. A source chunk that is a whole member from
+ * `takeBuffer(memberSize)` is compressed in place and returned to the pool: the tar producer fills members directly.
  */
-export async function* gzipMembers(
-  source: AsyncIterable<Uint8Array>,
-  opts: { readonly memberSize?: number; readonly parallel?: number } = {}
-): AsyncGenerator<Buffer> {
+export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: GzipMembersOptions = {}): AsyncGenerator<Buffer> {
   const memberSize = opts.memberSize ?? GZIP_MEMBER_SIZE
   const parallel = Math.max(1, opts.parallel ?? availableParallelism())
-  const inFlight: Array<Promise<Buffer>> = []
-  const compress = (piece: Buffer) =>
-    gzipAsync(piece, { level: GZIP_LEVEL }).then((out) => {
-      setInformationalFields(out, 0)
-      return out
-    })
-  let pending: Array<Uint8Array> = []
-  let pendingSize = 0
+  const bound = outputBound(memberSize)
+  const inFlight: Array<{ readonly input: Buffer; readonly output: Buffer; readonly done: Promise<number> }> = []
+  let filling: Buffer | undefined
+  let filled = 0
   let members = 0
-  const cut = (): Buffer => {
-    const all = Buffer.concat(pending, pendingSize)
-    const piece = all.subarray(0, memberSize)
-    const rest = all.subarray(memberSize)
-    pending = rest.length > 0 ? [rest] : []
-    pendingSize = rest.length
-    return piece
+  let lastOutput: Buffer | undefined
+  const submit = (input: Buffer, length: number) => {
+    const output = takeBuffer(bound)
+    inFlight.push({ input, output, done: compressOnWorker(input, length, output) })
+    members++
+  }
+  const next = async (): Promise<Buffer> => {
+    const job = inFlight.shift()!
+    const length = await job.done
+    giveBuffer(job.input)
+    const out = job.output.subarray(0, length)
+    setInformationalFields(out, 0)
+    if (opts.transient !== true) {
+      giveBuffer(job.output)
+      return Buffer.from(out)
+    }
+    if (lastOutput !== undefined) giveBuffer(lastOutput)
+    lastOutput = job.output
+    return out
   }
   try {
     for await (const chunk of source) {
-      pending.push(chunk)
-      pendingSize += chunk.length
-      while (pendingSize >= memberSize) {
-        inFlight.push(compress(cut()))
-        members++
-        if (inFlight.length >= parallel) yield await inFlight.shift()!
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+      if (filled === 0 && bytes.length === memberSize && isPooled(bytes)) {
+        submit(bytes, memberSize)
+        if (inFlight.length >= parallel) yield await next()
+        continue
+      }
+      for (let offset = 0; offset < bytes.length;) {
+        filling ??= takeBuffer(memberSize)
+        const n = bytes.copy(filling, filled, offset, Math.min(bytes.length, offset + memberSize - filled))
+        filled += n
+        offset += n
+        if (filled === memberSize) {
+          submit(filling, memberSize)
+          filling = undefined
+          filled = 0
+          if (inFlight.length >= parallel) yield await next()
+        }
       }
     }
+    if (members === 0 && lanes === undefined) {
+      // One member, no worker running: the thread pool does it without starting any.
+      const out = await gzipAsync(filling === undefined ? Buffer.alloc(0) : filling.subarray(0, filled), { level: GZIP_LEVEL })
+      if (filling !== undefined) giveBuffer(filling)
+      filling = undefined
+      setInformationalFields(out, 0)
+      yield out
+      return
+    }
     // An empty input still needs one (empty) member to be a valid gzip stream.
-    if (pendingSize > 0 || members === 0) inFlight.push(compress(Buffer.concat(pending, pendingSize)))
-    while (inFlight.length > 0) yield await inFlight.shift()!
+    if (filled > 0 || members === 0) {
+      submit(filling ?? takeBuffer(memberSize), filled)
+      filling = undefined
+    }
+    while (inFlight.length > 0) yield await next()
   } finally {
-    // Rejections of abandoned members (on an error above) must not surface as unhandled.
-    for (const p of inFlight) p.catch(() => undefined)
+    // Abandoned members: their buffers go back only once the worker is done with them; failures are already moot.
+    for (const job of inFlight) {
+      job.done.then(() => {
+        giveBuffer(job.input)
+        giveBuffer(job.output)
+      }, () => undefined)
+    }
+    if (lastOutput !== undefined) giveBuffer(lastOutput)
+    if (filling !== undefined) giveBuffer(filling)
   }
 }
 

@@ -1,13 +1,10 @@
 import { Effect } from "effect"
 import { createHash, randomUUID } from "node:crypto"
-import { createWriteStream } from "node:fs"
-import { rm } from "node:fs/promises"
+import { open, rm } from "node:fs/promises"
 import { join } from "node:path"
-import { Readable } from "node:stream"
-import { pipeline } from "node:stream/promises"
 import type { Digest } from "./Digest"
 import { asLayoutError, type LayoutError } from "./Errors"
-import { gzipMembers } from "./Gzip"
+import { GZIP_MEMBER_SIZE, gzipMembers, takeBuffer } from "./Gzip"
 import type { LayerEntry, Owner } from "./LayerEntry"
 import { Progress, type ProgressShape } from "./Progress"
 import { tarChunks } from "./Tar"
@@ -47,15 +44,26 @@ const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, p
   const diff = createHash("sha256")
   const comp = createHash("sha256")
   const tarSize = { n: 0 }
-  const gzSize = { n: 0 }
+  let gzSize = 0
   // Progress counts tar bytes going into gzip: what a user knows the size of (the tool), at the compressor's pace.
-  const tar = counted(tarChunks(entries, opts.owner), diff, tarSize, progress)
-  const gz = counted(gzipMembers(tar), comp, gzSize)
-  await pipeline(Readable.from(gz), createWriteStream(path, { flags: "wx" }), { signal })
+  // The tar is cut straight into pooled gzip members: no byte of it is copied or lands in fresh memory.
+  const tar = counted(tarChunks(entries, opts.owner, () => takeBuffer(GZIP_MEMBER_SIZE)), diff, tarSize, progress)
+  const file = await open(path, "wx")
+  try {
+    // Each member is a view into a reused buffer: written and hashed before the next one is asked for.
+    for await (const member of gzipMembers(tar, { transient: true })) {
+      signal.throwIfAborted()
+      comp.update(member)
+      gzSize += member.length
+      for (let offset = 0; offset < member.length;) offset += (await file.write(member, offset)).bytesWritten
+    }
+  } finally {
+    await file.close()
+  }
   const blob: LayerBlob = {
     digest: `sha256:${comp.digest("hex")}`,
     diffId: `sha256:${diff.digest("hex")}`,
-    size: gzSize.n,
+    size: gzSize,
     uncompressedSize: tarSize.n,
     path
   }

@@ -137,36 +137,42 @@ const openRegular = async (path: Buffer): Promise<{ fh: FileHandle; size: number
 
 /**
  * The uncompressed tar of `entries`, produced incrementally: headers and data are packed into TAR_CHUNK-sized
- * buffers, file data is read straight into them. Ends with two zero blocks and no record padding (as tar-rs).
+ * buffers (or the caller's `newChunk` buffers, all of one size), file data is read straight into them. Ends with two
+ * zero blocks and no record padding (as tar-rs).
  * Failures are thrown as LayoutError; `tarStream` is the Effect-facing wrapper.
  */
-export async function* tarChunks(entries: Iterable<LayerEntry>, owner: Owner): AsyncGenerator<Buffer> {
-  let chunk = Buffer.allocUnsafe(TAR_CHUNK)
+export async function* tarChunks(
+  entries: Iterable<LayerEntry>,
+  owner: Owner,
+  newChunk: () => Buffer = () => Buffer.allocUnsafe(TAR_CHUNK)
+): AsyncGenerator<Buffer> {
+  let chunk = newChunk()
+  const chunkSize = chunk.length
   let used = 0
   const full = (): Buffer => {
     const out = chunk
-    chunk = Buffer.allocUnsafe(TAR_CHUNK)
+    chunk = newChunk()
     used = 0
     return out
   }
   function* put(bytes: Uint8Array): Generator<Buffer> {
     let offset = 0
     while (offset < bytes.length) {
-      const n = Math.min(TAR_CHUNK - used, bytes.length - offset)
+      const n = Math.min(chunkSize - used, bytes.length - offset)
       chunk.set(bytes.subarray(offset, offset + n), used)
       used += n
       offset += n
-      if (used === TAR_CHUNK) yield full()
+      if (used === chunkSize) yield full()
     }
   }
   function* zeros(count: number): Generator<Buffer> {
     let left = count
     while (left > 0) {
-      const n = Math.min(TAR_CHUNK - used, left)
+      const n = Math.min(chunkSize - used, left)
       chunk.fill(0, used, used + n)
       used += n
       left -= n
-      if (used === TAR_CHUNK) yield full()
+      if (used === chunkSize) yield full()
     }
   }
 
@@ -205,11 +211,11 @@ export async function* tarChunks(entries: Iterable<LayerEntry>, owner: Owner): A
         yield* put(head.data)
       }
       while (remaining > 0) {
-        const { bytesRead } = await fh.read(chunk, used, Math.min(TAR_CHUNK - used, remaining), null)
+        const { bytesRead } = await fh.read(chunk, used, Math.min(chunkSize - used, remaining), null)
         if (bytesRead === 0) throw changed(shown, `it shrank below the ${diskSize} bytes it had when opened`)
         used += bytesRead
         remaining -= bytesRead
-        if (used === TAR_CHUNK) yield full()
+        if (used === chunkSize) yield full()
       }
       const probe = await fh.read(Buffer.alloc(1), 0, 1, null)
       if (probe.bytesRead !== 0) throw changed(shown, `it grew past the ${diskSize} bytes it had when opened`)

@@ -1,13 +1,15 @@
 import { Chunk, Effect, Either, Stream } from "effect"
-import { createHash } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Readable } from "node:stream"
 import { gunzipSync } from "node:zlib"
 import { afterAll, describe, expect, it } from "vitest"
 import {
   fileEntries,
   GZIP_HEADER,
+  gzipMembers,
   gzipMise,
   gzipMiseBytes,
   type LayerEntry,
@@ -118,6 +120,23 @@ describe("writeLayer", () => {
     expect(gz.equals(gzipMiseBytes(tar))).toBe(true)
     const blob = await Effect.runPromise(writeLayer(entries, { owner: ROOT, tempDir: scratch }))
     expect(readFileSync(blob.path).equals(gz)).toBe(true)
+  })
+
+  it("a layer of several members (tar cut straight into pooled members) is the copying path's bytes, twice over", async () => {
+    // 20 MiB: three members, half of it noise so the members compress to different sizes.
+    const data = Buffer.alloc(20 * 1024 * 1024, "abcdefgh ")
+    randomBytes(data.length / 2).copy(data)
+    const entries = fileEntries([{ path: "big/data.bin", data, mode: 0o644 }, { path: "big/small", data: new Uint8Array([7]), mode: 0o755 }])
+    const tar = Buffer.concat(Chunk.toArray(await Effect.runPromise(Stream.runCollect(tarStream(entries, ROOT)))))
+    const copied: Array<Buffer> = []
+    for await (const member of gzipMembers(Readable.from([tar.subarray(0, 1000), tar.subarray(1000)]))) copied.push(member)
+    const gz = Buffer.concat(copied)
+    const [a, b] = [await Effect.runPromise(writeLayer(entries, { owner: ROOT, tempDir: scratch })), await Effect.runPromise(writeLayer(entries, { owner: ROOT, tempDir: scratch }))]
+    expect(copied.length).toBe(3)
+    expect(readFileSync(a.path).equals(gz)).toBe(true)
+    expect(readFileSync(b.path).equals(gz)).toBe(true)
+    expect(a.diffId).toBe(sha(tar))
+    expect(gunzipSync(gz).equals(tar)).toBe(true)
   })
 
   it("effects and streams are values: running one twice does the work twice", async () => {
