@@ -113,6 +113,20 @@ const tools = (url: string) => `
   - type: http
     name: acme/gone
     url: ${url}/nowhere/gone-{{.Version}}.tar.gz
+  - type: github_archive
+    repo_owner: acme
+    repo_name: hello
+    name: acme/hello-src
+    files:
+      - name: greet
+        src: hello-{{trimV .Version}}/greet.sh
+  - type: github_content
+    repo_owner: acme
+    repo_name: hello
+    name: acme/greet
+    path: scripts/greet.sh
+    files:
+      - name: greet
   - type: go_install
     name: acme/gotool
     path: example.com/acme/gotool
@@ -156,6 +170,12 @@ const h = useReleaseHarness("aqua", makeAquaBackend, (server) => ({ api_url: `${
     `${sha256("other")}  webtool_linux_arm64.tar.gz\n${sha256(webtoolBody)}  webtool_linux_amd64.tar.gz\n`
   )
   server.route("/raw/rawtool-3.0.0-Linux-amd64", toolScript("rawtool", "3.0.0", "raw"))
+  // GitHub's generated source archive (`<repo>-<version>/`) and a raw file of the tagged tree, on the api_url's host.
+  server.route(
+    "/acme/hello/archive/refs/tags/v1.1.0.tar.gz",
+    await tarGz([{ name: "hello-1.1.0/greet.sh", content: toolScript("greet", "1.1.0", "archive"), mode: 0o644 }])
+  )
+  server.route("/acme/hello/raw/v1.1.0/scripts/greet.sh", toolScript("greet", "1.1.0", "content"))
 
   registryDir = tempDir("aqua-registry")
   const write = (rel: string, body: string) => {
@@ -264,6 +284,24 @@ describe("aqua install", () => {
     expect(run(installed, "rawtool")).toBe("rawtool 3.0.0 raw\n")
     const e = await h.flip(backend.resolveVersion!(h.tool("acme/rawtool"), ctx()))
     expect(e.message).toBe("aqua:acme/rawtool@latest: aqua package acme/rawtool names no repo_owner/repo_name to list versions from; give an exact version")
+  })
+})
+
+describe("aqua github_archive and github_content", () => {
+  it("unpacks the tag's source archive and links the script the registry names", async () => {
+    const backend = await h.backend()
+    const installed = await h.install(backend, h.resolved(h.tool("acme/hello-src"), "1.1.0"), ctx())
+    expect(installed.tree).toEqual(["d hello-1.1.0", "l hello-1.1.0/greet -> greet.sh", "f hello-1.1.0/greet.sh 755"])
+    expect(installed.bins).toEqual(["hello-1.1.0"])
+    expect(run(installed, "hello-1.1.0/greet")).toBe("greet 1.1.0 archive\n")
+  })
+
+  it("installs one file of the tagged tree under the files name", async () => {
+    const backend = await h.backend()
+    const installed = await h.install(backend, h.resolved(h.tool("acme/greet"), "1.1.0"), ctx())
+    expect(installed.tree).toEqual(["f greet 755"])
+    expect(installed.bins).toEqual(["."])
+    expect(run(installed, "greet")).toBe("greet 1.1.0 content\n")
   })
 })
 

@@ -498,7 +498,11 @@ export const layoutTask = (
           return layer.reused === true ? [layer.digest] : []
         }))
         const local = assembled.layers.filter((d) => !remote.has(d.digest))
-        const blobs = [...local.map((d) => ({ digest: d.digest, size: d.size })), configRef, manifestRef]
+        // The base's own config is kept beside the image, as mise's layout does.
+        const baseConfig = base !== undefined ? [depValue(values, base.id, base).config] : []
+        const blobs = [
+          ...new Map([...local, ...baseConfig, configRef, manifestRef].map((b) => [b.digest, { digest: b.digest, size: b.size }])).values()
+        ]
         yield* Effect.forEach(blobs, (b) => store.linkBlob(b.digest, layout.blobPath(b.digest)), { concurrency: 8, discard: true })
         yield* layout.writeIndex(index)
         yield* layout.prune(new Set(blobs.map((b) => b.digest)))
