@@ -280,7 +280,7 @@ export const makeSpmBackend = (downloader: DownloaderShape, executor: CommandExe
           const installed = NodePath.join(store, binary.name)
           await fsp.copyFile(binary.path, installed)
           await fsp.chmod(installed, 0o755)
-          // Absolute, as mise links it; the layer writer rebases links into the install dir onto the image path.
+          // Absolute, as mise links it; the layer writer makes a link into the install dir relative, as mise's does.
           await fsp.symlink(installed, NodePath.join(dir, "bin", binary.name))
         }
       })

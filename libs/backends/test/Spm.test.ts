@@ -185,7 +185,11 @@ beforeAll(async () => {
   makeRepository()
   runtime = ManagedRuntime.make(Layer.merge(layerDownloader({ retries: 0 }), NodeContext.layer))
   serveGitHub(server, { base: "/api/v3", repo: "acme/hello", pageSize: 3, releases: releases() })
-  serveGitLab(server, { repo: "group/sub/hello", pageSize: 2, releases: [{ tag: "v0.9.0", assets: [] }, { tag: "v0.10.0", assets: [] }] })
+  serveGitLab(server, {
+    repo: "group/sub/hello",
+    pageSize: 2,
+    releases: [{ tag: "v0.9.0", assets: [] }, { tag: "v0.10.0", assets: [{ name: "hello.artifactbundle.zip", body: zipBytes(helloBundle("0.10.0")) }] }]
+  })
 })
 afterAll(async () => {
   await runtime.dispose()
@@ -328,6 +332,13 @@ describe("spm backend: versions from the forge's releases (loopback)", () => {
     const tool = request("group/sub/hello", "latest", { provider: "gitlab", api_url: `${server.url}/api/v4` })
     expect(await run(b.listVersions(tool, spmContext()))).toEqual(["v0.9.0", "v0.10.0"])
     expect(await run(b.resolveVersion!(request("group/sub/hello", "0.9", tool.options), spmContext()))).toBe("v0.9.0")
+  })
+
+  it("installs a GitLab release's bundle from its release link", async () => {
+    const b = await backend()
+    const dir = freshDir()
+    await run(b.install(resolved("group/sub/hello", "v0.10.0", { provider: "gitlab", api_url: `${server.url}/api/v4` }), dir, spmContext()))
+    expect(execFileSync(path.join(dir, "bin", "hello"), { encoding: "utf8" })).toBe("hello 0.10.0 x86_64-linux\n")
   })
 
   it("names a missing repository and the token to set", async () => {
