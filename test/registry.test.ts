@@ -25,6 +25,8 @@ let proxy: FaultProxy
 /** The platform manifest of `base/busybox:1`, as the registry serves it (Docker v2s2). */
 let baseDigest: string
 let baseDiffId: string
+/** Its config blob's digest. */
+let baseConfigDigest: string
 
 const sha256 = (data: Uint8Array | string) => `sha256:${crypto.createHash("sha256").update(data).digest("hex")}`
 
@@ -103,6 +105,8 @@ beforeAll(async () => {
   await pushWithSkopeo(path.join(work, "base"), `${registry.host}/base/busybox:1`, "v2s2")
   const inspected = JSON.parse(await skopeo("inspect", "--tls-verify=false", `docker://${registry.host}/base/busybox:1`)) as { Digest: string }
   baseDigest = inspected.Digest
+  const raw = JSON.parse(await skopeo("inspect", "--tls-verify=false", "--raw", `docker://${registry.host}/base/busybox:1`)) as { config: { digest: string } }
+  baseConfigDigest = raw.config.digest
 }, 120_000)
 
 afterAll(async () => {
@@ -148,6 +152,8 @@ describe("engine build --from a registry base", () => {
     expect(config.config.WorkingDir).toBe("/srv")
     expect(Object.keys(config.config.Labels ?? {})).not.toContain("base.label")
     expect(config).not.toHaveProperty("history")
+    // The base's own config blob stays in the layout, as in mise's.
+    expect(fs.existsSync(path.join(out, "blobs", "sha256", baseConfigDigest.slice("sha256:".length)))).toBe(true)
     const rootfs = umociUnpack(out, "latest")
     expect(fs.readFileSync(path.join(rootfs, "etc", "base-release"), "utf8")).toBe("busybox base\n")
     expect(fs.readlinkSync(path.join(rootfs, "bin", "sh"))).toBe("busybox")
