@@ -16,7 +16,7 @@ await build({
   minify: true,
   sourcemap: "linked",
   // Loaded at run time from node_modules, and only by the commands that need them.
-  external: ["@napi-rs/lzma", "@napi-rs/lzma/*", "undici"],
+  external: ["@napi-rs/lzma", "@napi-rs/lzma/*", "undici", "@aws-sdk/*", "@smithy/*"],
   // The launcher runs the bundle through vm.Script (for the code cache), which has no dynamic import(): use require.
   supported: { "dynamic-import": false },
   logLevel: "warning"

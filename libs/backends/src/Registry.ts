@@ -16,6 +16,7 @@ import { goModuleInfo, makeGoModuleBackend } from "./GoModule"
 import { httpInfo, makeHttpBackend } from "./Http"
 import { makeNpmBackend, npmInfo } from "./Npm"
 import { makePipxBackend, pipxInfo } from "./Pipx"
+import { makeS3Backend, s3Info } from "./S3"
 import { makeSpmBackend, spmInfo } from "./Spm"
 import { makeUbiBackend, ubiInfo } from "./Ubi"
 
@@ -29,6 +30,7 @@ export const builtinBackends: ReadonlyArray<BackendInfo> = [
   forgejoInfo,
   ubiInfo,
   aquaInfo,
+  s3Info,
   cargoInfo,
   goModuleInfo,
   gemInfo,
@@ -93,6 +95,7 @@ export const backendRegistryLayer = (
         makeForgejoBackend(downloader),
         makeUbiBackend(downloader),
         makeAquaBackend(downloader),
+        makeS3Backend(),
         makeCargoBackend(downloader, executor),
         makeGoModuleBackend(downloader, executor),
         makeGemBackend(downloader, executor),

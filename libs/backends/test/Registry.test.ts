@@ -27,9 +27,9 @@ describe("BackendRegistry", () => {
   it("serves the built-in backends", async () => {
     expect((await get("http:hello")).id).toBe("http")
     expect((await get("npm:prettier")).id).toBe("npm")
-    expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "cargo", "go", "gem", "pipx", "dotnet", "spm"])
+    expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "dotnet", "spm"])
     const listed = await Effect.runPromise(Effect.map(BackendRegistry, (r) => r.list().map((b) => b.id)).pipe(Effect.provide(BackendRegistryLive)))
-    expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "cargo", "go", "gem", "pipx", "dotnet", "spm"])
+    expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "dotnet", "spm"])
   })
 
   it("rejects asdf and vfox tools with mise's reason", async () => {
