@@ -7,7 +7,7 @@ import { skopeoInspect, umociUnpack } from "../../../test/support/Validate"
 import { makeAquaBackend } from "../src/Aqua"
 import { tempDir } from "./support/Context"
 import { tarGz, zipBytes } from "./support/Fixtures"
-import { type FixtureAsset, serveGitHub, sha256, toolScript } from "./support/Forges"
+import { type FixtureAsset, serveError, serveGitHub, sha256, toolScript } from "./support/Forges"
 import { useReleaseHarness } from "./support/ReleaseHarness"
 import type { TestServer } from "./support/Server"
 
@@ -127,6 +127,10 @@ const tools = (url: string) => `
     path: scripts/greet.sh
     files:
       - name: greet
+  - type: github_release
+    repo_owner: acme
+    repo_name: limited
+    asset: limited_{{.Version}}.tar.gz
   - type: go_install
     name: acme/gotool
     path: example.com/acme/gotool
@@ -177,6 +181,17 @@ const h = useReleaseHarness("aqua", makeAquaBackend, (server) => ({ api_url: `${
   )
   server.route("/acme/hello/raw/v1.1.0/scripts/greet.sh", toolScript("greet", "1.1.0", "content"))
 
+  const limit = { "x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000" }
+  serveError(server, "/api/v3/repos/acme/limited/releases/latest", 403, "API rate limit exceeded for 127.0.0.1.", limit)
+  // A registry searched before the folder: it has its own rawtool (served from /raw2) and no hello.
+  server.route("/aqua2/registry.yaml", `packages:
+  - type: http
+    name: acme/rawtool
+    url: ${server.url}/raw2/rawtool-{{.Version}}
+    format: raw
+`)
+  server.route("/raw2/rawtool-3.0.0", toolScript("rawtool", "3.0.0", "second registry"))
+
   registryDir = tempDir("aqua-registry")
   const write = (rel: string, body: string) => {
     fs.mkdirSync(path.dirname(path.join(registryDir, rel)), { recursive: true })
@@ -215,6 +230,18 @@ describe("aqua versions", () => {
   it("finds a package by its alias through the merged registry.yaml", async () => {
     const backend = await h.backend()
     expect(await h.run(backend.listVersions(h.tool("acme/hi"), ctx()))).toContain("1.1.0")
+  })
+
+  it("searches aqua.registries in order, the first that has the package wins", async () => {
+    const backend = await h.backend()
+    const c = h.ctx({ settings: { "aqua.registries": [`${h.server().url}/aqua2/registry.yaml`, registryDir], "aqua.registry_url": "/ignored" } })
+    const installed = await h.install(backend, h.resolved(h.tool("acme/rawtool", "3.0.0"), "3.0.0"), c)
+    expect(run(installed, "rawtool")).toBe("rawtool 3.0.0 second registry\n")
+    expect(await h.run(backend.resolveVersion!(h.tool("acme/hello", "1.0"), c))).toBe("1.0.0")
+    const relative = await h.flip(backend.listVersions(h.tool("acme/hello"), h.ctx({ env: { MISE_AQUA_REGISTRIES: "registry.yaml" } })))
+    expect(relative.message).toBe(
+      "aqua:acme/hello@latest: aqua registry \"registry.yaml\" is a relative path; give an absolute path, a file:// URL or an http(s) URL"
+    )
   })
 
   it("reads a merged registry.yaml over http", async () => {
@@ -359,6 +386,15 @@ describe("aqua errors", () => {
     const backend = await h.backend()
     const { message } = await h.installError(backend, h.resolved(h.tool("acme/gone", "1.0.0"), "1.0.0"), ctx())
     expect(message).toMatch(/^aqua:acme\/gone@1\.0\.0: download of http:\/\/127\.0\.0\.1:\d+\/nowhere\/gone-1\.0\.0\.tar\.gz failed: HTTP 404 Not Found; the aqua registry's url for acme\/gone does not exist for 1\.0\.0$/)
+  })
+
+  it("turns GitHub's rate limit into a message that says to set GITHUB_TOKEN", async () => {
+    const backend = await h.backend()
+    const e = await h.flip(backend.resolveVersion!(h.tool("acme/limited"), ctx()))
+    expect(e.message).toBe(
+      `aqua:acme/limited@latest: GitHub API rate limit exceeded (HTTP 403 from ${h.server().url}/api/v3/repos/acme/limited/releases/latest; ` +
+        "it resets at 2023-11-14T22:13:20Z); set GITHUB_TOKEN to a token to raise the limit"
+    )
   })
 
   it("points go_install packages at the go backend", async () => {
