@@ -5,6 +5,7 @@ import { Effect, Layer } from "effect"
 import { aquaInfo, makeAquaBackend } from "./Aqua"
 import { type Backend, BackendError, type BackendInfo, BackendRegistry, type ToolRequest } from "./Backend"
 import { cargoInfo, makeCargoBackend } from "./Cargo"
+import { condaInfo, makeCondaBackend } from "./Conda"
 import { coreInfo, makeCoreBackend } from "./core"
 import { Downloader, DownloaderLive } from "./Downloader"
 import { dotnetInfo, makeDotnetBackend } from "./Dotnet"
@@ -35,6 +36,7 @@ export const builtinBackends: ReadonlyArray<BackendInfo> = [
   goModuleInfo,
   gemInfo,
   pipxInfo,
+  condaInfo,
   dotnetInfo,
   spmInfo
 ]
@@ -100,6 +102,7 @@ export const backendRegistryLayer = (
         makeGoModuleBackend(downloader, executor),
         makeGemBackend(downloader, executor),
         makePipxBackend(downloader, executor),
+        makeCondaBackend(downloader),
         makeDotnetBackend(downloader, executor),
         makeSpmBackend(downloader, executor),
         ...extra

@@ -50,6 +50,26 @@ export {
   packageVersion,
   sparseIndexPath
 } from "./Cargo"
+export {
+  CONDA_CHANNEL_ALIAS,
+  condaInfo,
+  condaSubdir,
+  channelUrl as condaChannelUrl,
+  DEFAULT_CONDA_CHANNEL,
+  makeCondaBackend,
+  virtualPackages as condaVirtualPackages
+} from "./Conda"
+export { launcherScript as condaLauncherScript, replacePrefix as condaReplacePrefix } from "./conda/Link"
+export {
+  compareCondaVersions,
+  type MatchSpec,
+  MatchSpecError,
+  parseMatchSpec,
+  parseVersion as parseCondaVersion,
+  specMatches
+} from "./conda/MatchSpec"
+export { type Candidate as CondaCandidate, indexChannel as condaIndex, type PackageRecord as CondaPackageRecord } from "./conda/Repodata"
+export { solve as condaSolve, type SolveResult as CondaSolveResult, type VirtualPackage as CondaVirtualPackage } from "./conda/Solve"
 export { CORE_TOOL_NAMES, coreInfo, makeCoreBackend } from "./core"
 export {
   type Checksum,

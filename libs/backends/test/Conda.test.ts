@@ -1,0 +1,260 @@
+import {
+  type Backend,
+  compareCondaVersions,
+  condaChannelUrl,
+  condaLauncherScript,
+  condaReplacePrefix,
+  Downloader,
+  layerDownloader,
+  makeCondaBackend,
+  parseCondaVersion,
+  parseMatchSpec,
+  resolveFromList,
+  specMatches
+} from "@engine/backends"
+import { Effect, ManagedRuntime } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { fileNameOf, LEGACY_PLACEHOLDER, PLACEHOLDER, typicalPackages, writeChannel, serveChannel } from "./support/CondaChannel"
+import { tempDir, testContext, toolsOf } from "./support/Context"
+import { startServer, type TestServer } from "./support/Server"
+
+let server: TestServer
+let root: string
+let runtime: ManagedRuntime.ManagedRuntime<Downloader, never>
+let backend: Backend
+let n = 0
+
+const packages = typicalPackages("linux-64")
+
+beforeAll(async () => {
+  server = await startServer()
+  root = tempDir("conda")
+  runtime = ManagedRuntime.make(layerDownloader({ retries: 0 }))
+  backend = await runtime.runPromise(Effect.map(Downloader, makeCondaBackend))
+  const channel = path.join(root, "channel")
+  await writeChannel(channel, packages, root)
+  serveChannel(server, "/channel", channel)
+})
+afterAll(async () => {
+  await runtime.dispose()
+  await server.close()
+  fs.rmSync(root, { recursive: true, force: true })
+})
+
+const { request, resolved } = toolsOf("conda")
+const ctx = (env: Record<string, string> = {}) =>
+  testContext(path.join(root, `ctx-${n++}`), { settings: { "conda.channel": `${server.url}/channel` }, env: { ...process.env, ...env } })
+
+const listVersions = (name: string) => runtime.runPromise(backend.listVersions(request(name), ctx()))
+const install = async (name: string, version: string, env: Record<string, string> = {}) => {
+  const dir = path.join(root, `install-${n++}`, `conda-${name}`, version)
+  fs.mkdirSync(dir, { recursive: true })
+  const context = ctx(env)
+  await runtime.runPromise(backend.install(resolved(name, version), dir, context))
+  return { dir, context }
+}
+const installError = async (name: string, version: string, env: Record<string, string> = {}) => {
+  const dir = path.join(root, `install-${n++}`, `conda-${name}`, version)
+  fs.mkdirSync(dir, { recursive: true })
+  const e = await runtime.runPromise(Effect.flip(backend.install(resolved(name, version), dir, ctx(env))))
+  return { e, dir }
+}
+
+describe("conda versions and match specs", () => {
+  it("orders versions as conda does", () => {
+    const sorted = ["1.0", "1.0.post1", "1.0rc1", "1.0a1", "1.0dev1", "0.9", "1!0.1", "1.0.1", "1.1"].sort((a, b) =>
+      compareCondaVersions(parseCondaVersion(a), parseCondaVersion(b)))
+    expect(sorted).toEqual(["0.9", "1.0dev1", "1.0a1", "1.0rc1", "1.0", "1.0.post1", "1.0.1", "1.1", "1!0.1"])
+    expect(compareCondaVersions(parseCondaVersion("1.1"), parseCondaVersion("1.1.0"))).toBe(0)
+  })
+
+  it.each([
+    ["hello", "9.9", "h0", true],
+    ["hello >=1.2,<2", "1.5", "h0", true],
+    ["hello >=1.2,<2", "2.0", "h0", false],
+    ["hello >=1.2,<2.0a0", "2.0rc1", "h0", false],
+    ["hello 1.2.*", "1.2.7", "h0", true],
+    ["hello 1.2.*", "1.20", "h0", false],
+    ["hello 1.2", "1.2.0", "h0", true],
+    ["hello 1.2", "1.2.1", "h0", false],
+    ["hello 1.2 py_0", "1.2", "py_0", true],
+    ["hello 1.2 py_0", "1.2", "py_1", false],
+    ["python_abi 3.11.* *_cp311", "3.11", "4_cp311", true],
+    ["hello >=2|<0.5", "0.4", "h0", true],
+    ["hello >=2|<0.5", "1.0", "h0", false],
+    ["hello !=1.1", "1.1.0", "h0", false],
+    ["hello ~=1.2.3", "1.2.9", "h0", true],
+    ["hello ~=1.2.3", "1.3", "h0", false],
+    ["hello=1.2", "1.2.5", "h0", true],
+    ["hello==1.2=h0", "1.2", "h0", true],
+    ["conda-forge::hello >=1", "1.0", "h0", true]
+  ])("%s matches %s (%s): %s", (spec, version, build, expected) => {
+    const parsed = parseMatchSpec(spec)
+    expect(parsed.name).toBe(spec.includes("python_abi") ? "python_abi" : "hello")
+    expect(specMatches(parsed, { version, build })).toBe(expected)
+  })
+
+  it("refuses specs it cannot read, saying what is wrong", () => {
+    expect(() => parseMatchSpec("hello[version='>=1']")).toThrow("match spec \"hello[version='>=1']\" uses [key=value] brackets, which are not supported")
+    expect(() => parseMatchSpec("hello >=1 build extra")).toThrow("invalid match spec \"hello >=1 build extra\"")
+  })
+})
+
+describe("prefix replacement", () => {
+  it("replaces every placeholder in a text file", () => {
+    const out = condaReplacePrefix(Buffer.from(`a ${PLACEHOLDER}\nb ${PLACEHOLDER}/lib\n`), PLACEHOLDER, "/opt/x", "text")
+    expect(out.toString()).toBe("a /opt/x\nb /opt/x/lib\n")
+  })
+
+  it("pads binary strings with NULs and keeps the file's length", () => {
+    const data = Buffer.from(`\u0000head\u0000${PLACEHOLDER}/lib:${PLACEHOLDER}/x\u0000after\u0000`)
+    const out = condaReplacePrefix(data, PLACEHOLDER, "/opt/x", "binary")
+    expect(out.length).toBe(data.length)
+    const fields = out.toString("latin1").split("\u0000")
+    expect(fields.slice(0, 3)).toEqual(["", "head", "/opt/x/lib:/opt/x/x"])
+    expect(out.toString("latin1")).toContain("\u0000after\u0000")
+  })
+
+  it("refuses a binary replacement longer than the placeholder", () => {
+    expect(() => condaReplacePrefix(Buffer.from("/short\u0000"), "/short", "/much/longer/prefix", "binary")).toThrow(
+      "the install path /much/longer/prefix (19 bytes) is longer than the package's build prefix (6 bytes), so binary files cannot be patched; use a shorter data dir"
+    )
+  })
+
+  it("shortens a #! line that the prefix made too long, through env", () => {
+    const long = `/${"d".repeat(130)}`
+    const out = condaReplacePrefix(Buffer.from(`#!${PLACEHOLDER}/bin/python3 -u\nprint(1)\n`), PLACEHOLDER, long, "text")
+    expect(out.toString()).toBe("#!/usr/bin/env python3 -u\nprint(1)\n")
+  })
+})
+
+describe("conda channels", () => {
+  it("takes the channel from the option, else conda.channel / MISE_CONDA_CHANNEL, else conda-forge", () => {
+    const base = testContext(root)
+    expect(condaChannelUrl(request("x"), base).url).toBe("https://conda.anaconda.org/conda-forge/")
+    expect(condaChannelUrl(request("x"), { ...base, settings: { "conda.channel": "bioconda" } }).url).toBe("https://conda.anaconda.org/bioconda/")
+    expect(condaChannelUrl(request("x"), { ...base, settings: { "conda.channel": "bioconda" }, env: { MISE_CONDA_CHANNEL: "nvidia" } }).url)
+      .toBe("https://conda.anaconda.org/nvidia/")
+    expect(condaChannelUrl(request("x", "latest", { channel: "http://127.0.0.1:1/ch" }), base).url).toBe("http://127.0.0.1:1/ch/")
+  })
+
+  it("lists a package's versions from the platform's subdir and noarch, in conda's order", async () => {
+    expect(await listVersions("hello-conda")).toEqual(["1.0.0", "1.1.0", "2.0.0rc1"])
+    expect(await listVersions("hello-data")).toEqual(["1.0.0"])
+    expect(server.hits("/channel/linux-64/repodata.json")).toBeGreaterThan(0)
+    expect(server.hits("/channel/noarch/repodata.json")).toBeGreaterThan(0)
+  })
+
+  it("resolves latest to the newest stable version", async () => {
+    expect(await Effect.runPromise(resolveFromList("latest", await listVersions("hello-conda")))).toBe("1.1.0")
+    expect(await Effect.runPromise(resolveFromList("1.0", await listVersions("hello-conda")))).toBe("1.0.0")
+  })
+
+  it("names the channel and subdirs for an unknown package", async () => {
+    const e = await runtime.runPromise(Effect.flip(backend.listVersions(request("nope"), ctx())))
+    expect(e.message).toBe(`conda:nope@latest: conda package nope was not found in channel ${server.url}/channel/ (linux-64, noarch)`)
+    const { e: installing } = await installError("nope", "1.0.0")
+    expect(installing.message).toBe(`conda:nope@1.0.0: conda package nope was not found in channel ${server.url}/channel/ (linux-64, noarch)`)
+  })
+
+  it("says when the URL is not a channel", async () => {
+    const context = testContext(root, { settings: { "conda.channel": `${server.url}/nothing` } })
+    const e = await runtime.runPromise(Effect.flip(backend.listVersions(request("x"), context)))
+    expect(e.message).toBe(
+      `conda:x@latest: ${server.url}/nothing/ is not a conda channel: neither linux-64/repodata.json nor noarch/repodata.json exists there ` +
+        "(the channel is set by conda.channel (MISE_CONDA_CHANNEL), default conda-forge)"
+    )
+  })
+})
+
+describe("conda install", () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = (await install("hello-conda", "1.1.0")).dir
+  })
+
+  it("installs the package and its run dependencies into one prefix, newest fitting builds, .conda over .tar.bz2", () => {
+    expect(fs.readdirSync(path.join(dir, "bin")).sort()).toEqual(["hc", "hello-conda", "hello-dep"])
+    expect(fs.readlinkSync(path.join(dir, "bin", "hc"))).toBe("hello-conda")
+    expect(fs.readFileSync(path.join(dir, "share/hello-data/data.txt"), "utf8")).toBe(`data for ${dir}\n`)
+    expect(fs.existsSync(path.join(dir, "info"))).toBe(false)
+    const hello = fileNameOf(packages.find((p) => p.name === "hello-conda" && p.version === "1.1.0" && p.format === "conda")!)
+    expect(server.hits(`/channel/linux-64/${hello}`)).toBe(1)
+    expect(server.hits("/channel/linux-64/hello-conda-1.1.0-h0_0.tar.bz2")).toBe(0)
+    // hello-dep >=2,<3: 2.1.0 (3.0.0 is too new), and of its two builds the higher build number.
+    expect(execFileSync(path.join(dir, "bin", "hello-dep"), { encoding: "utf8" })).toBe("hello-dep 2.1.0 h1_1\n")
+  })
+
+  it("replaces the build prefix in text and binary files with the install dir", () => {
+    expect(fs.readFileSync(path.join(dir, "share/hello-conda/config.txt"), "utf8")).toBe(`installed at ${dir}\nlibs in ${dir}/lib\n`)
+    const lib = fs.readFileSync(path.join(dir, "lib/libhello.so"))
+    expect(lib.length).toBe(Buffer.byteLength(`\u007fELF\u0002\u0001\u0000RPATH=${PLACEHOLDER}/lib:${PLACEHOLDER}/lib64\u0000tail\u0000`))
+    expect(lib.toString("latin1").split("\u0000")[1]).toBe(`RPATH=${dir}/lib:${dir}/lib64`)
+    expect(lib.toString("latin1")).not.toContain(LEGACY_PLACEHOLDER)
+  })
+
+  it("puts only the package's own commands on PATH, as launchers that activate the prefix", async () => {
+    expect(fs.readdirSync(path.join(dir, ".mise-bins")).sort()).toEqual(["hc", "hello-conda"])
+    expect(await runtime.runPromise(backend.binPaths(resolved("hello-conda", "1.1.0"), dir, ctx()))).toEqual([path.join(dir, ".mise-bins")])
+    expect(await runtime.runPromise(backend.execEnv(resolved("hello-conda", "1.1.0"), dir, ctx()))).toEqual([])
+    const out = execFileSync(path.join(dir, ".mise-bins", "hello-conda"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } })
+    expect(out).toBe(
+      `hello-conda 1.1.0\nCONDA_PREFIX=${fs.realpathSync(dir)} activated=yes\ninstalled at ${dir}\nlibs in ${dir}/lib\nhello-dep 2.1.0 h1_1\n`
+    )
+  })
+
+  it("writes a launcher that finds its prefix from where it is", () => {
+    expect(condaLauncherScript("x")).toContain("exec \"$CONDA_PREFIX/bin/\"'x' \"$@\"")
+    const moved = path.join(root, `moved-${n++}`)
+    fs.cpSync(dir, moved, { recursive: true, verbatimSymlinks: true })
+    const out = execFileSync(path.join(moved, ".mise-bins", "hc"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } })
+    expect(out.split("\n")[1]).toBe(`CONDA_PREFIX=${fs.realpathSync(moved)} activated=yes`)
+  })
+})
+
+describe("conda install failures", () => {
+  it("names the chain of packages down to an unsatisfiable dependency", async () => {
+    const { e } = await installError("chain-tool", "1.0.0")
+    expect(e.message).toBe(
+      `conda:chain-tool@1.0.0: cannot install its dependencies from channel ${server.url}/channel/ (linux-64, noarch): ` +
+        `chain-tool 1.0.0 (h0_0) → middle 1.0.0 (h0_0) → hello-dep >=9: no build of hello-dep matches (channel ${server.url}/channel/ ` +
+        "(linux-64, noarch) has 2.0.0, 2.1.0, 3.0.0)"
+    )
+  })
+
+  it("names a dependency the channel does not have", async () => {
+    const { e } = await installError("missing-dep-tool", "1.0.0")
+    expect(e.message).toBe(
+      `conda:missing-dep-tool@1.0.0: cannot install its dependencies from channel ${server.url}/channel/ (linux-64, noarch): ` +
+        `missing-dep-tool 1.0.0 (h0_0) → nothere >=1: no package named nothere in channel ${server.url}/channel/ (linux-64, noarch)`
+    )
+  })
+
+  it("checks virtual packages against the system, with CONDA_OVERRIDE_GLIBC honoured", async () => {
+    const { e } = await installError("glibc-tool", "1.0.0", { CONDA_OVERRIDE_GLIBC: "2.17" })
+    expect(e.message).toBe(
+      `conda:glibc-tool@1.0.0: cannot install its dependencies from channel ${server.url}/channel/ (linux-64, noarch): ` +
+        "glibc-tool 1.0.0 (h0_0) → __glibc >=2.28: this system has __glibc 2.17"
+    )
+    const { dir } = await install("glibc-tool", "1.0.0", { CONDA_OVERRIDE_GLIBC: "2.39" })
+    expect(fs.existsSync(path.join(dir, ".mise-bins", "glibc-tool"))).toBe(true)
+  })
+
+  it("refuses a package whose sha256 does not match the repodata", async () => {
+    const { e, dir } = await installError("bad-sum", "1.0.0")
+    expect(e.message).toMatch(
+      new RegExp(`^conda:bad-sum@1\\.0\\.0: checksum mismatch for ${server.url}/channel/linux-64/bad-sum-1\\.0\\.0-h0_0\\.conda: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}$`)
+    )
+    expect(fs.readdirSync(dir)).toEqual([])
+  })
+
+  it("says plainly that noarch: python packages are not linked yet", async () => {
+    const { e } = await installError("py-tool", "1.0.0")
+    expect(e.message).toBe(
+      "conda:py-tool@1.0.0: py-tool-1.0.0-h0_0.conda is a noarch: python package, which the engine cannot link yet (it needs a python's site-packages)"
+    )
+  })
+})
