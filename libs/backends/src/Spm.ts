@@ -17,7 +17,7 @@ import { fuzzyMatchVersions, resolveFromList, sortVersions } from "./Versions"
 export const spmInfo = {
   id: "spm",
   specForm: "spm:<owner>/<repo>",
-  options: ["provider", "api_url", "artifactbundle", "artifactbundle_asset", "filter_bins", "install_command"],
+  options: ["provider", "api_url", "artifactbundle", "artifactbundle_asset", "filter_bins", "install_command", "prerelease"],
   description:
     "A Swift package's release: its SwiftPM artifact bundle (*.artifactbundle.zip) when the release publishes one, " +
     "else the tag cloned with git and built with `swift build -c release` (the Swift toolchain on the build machine); " +
@@ -213,6 +213,13 @@ const installCommand = (tool: ToolRequest): Either.Either<string | undefined, st
   return Either.right(raw.trim())
 }
 
+/** mise's default: the global `prereleases` setting, else the tool's `prerelease` option (`true`/`1`). */
+const includePrereleases = (tool: ToolRequest, ctx: BackendContext): boolean => {
+  if (flag(ctx, "prereleases", "MISE_PRERELEASES") === true) return true
+  const value = tool.options["prerelease"]
+  return value === true || value === 1 || (typeof value === "string" && ["true", "1"].includes(value.trim().toLowerCase()))
+}
+
 const GIT_REVISION = /^(?:ref|rev):(.+)$/
 
 const SWIFT_HINT = "install Swift on the build machine (https://swift.org/install, or `mise use -g swift`) and make sure " +
@@ -243,7 +250,7 @@ export const makeSpmBackend = (downloader: DownloaderShape, executor: CommandExe
     if (GIT_REVISION.test(tool.version)) return Effect.succeed(tool.version)
     const spec = tool.version.replace(/^prefix:/, "")
     return Effect.flatMap(listVersions(tool, ctx), (versions) => {
-      if (flag(ctx, "prereleases", "MISE_PRERELEASES") !== true) return resolveFromList(spec, versions, tool.short)
+      if (!includePrereleases(tool, ctx)) return resolveFromList(spec, versions, tool.short)
       const found = versions.includes(spec) ? spec : fuzzyMatchVersions(versions, spec, false).at(-1)
       return found !== undefined ? Effect.succeed(found) : resolveFromList(spec, versions, tool.short)
     })

@@ -324,6 +324,8 @@ describe("spm backend: versions from the forge's releases (loopback)", () => {
     expect(await run(b.resolveVersion!(tool, spmContext()))).toBe("1.5.0")
     expect(await run(b.resolveVersion!(request("acme/hello", "1.1", api()), spmContext()))).toBe("1.1.0")
     expect(await run(b.resolveVersion!(request("acme/hello", "latest", api()), spmContext({ settings: { prereleases: true } })))).toBe("2.0.0-beta.1")
+    expect(await run(b.resolveVersion!(request("acme/hello", "latest", { ...api(), prerelease: true }), spmContext()))).toBe("2.0.0-beta.1")
+    expect(await run(b.resolveVersion!(request("acme/hello", "2", { ...api(), prerelease: "1" }), spmContext()))).toBe("2.0.0-beta.1")
     expect(await run(b.resolveVersion!(request("acme/hello", "rev:abc123", api()), spmContext()))).toBe("rev:abc123")
   })
 
