@@ -88,6 +88,16 @@ export {
   parseChecksum,
   type TextResponse
 } from "./Downloader"
+export {
+  DEFAULT_NUGET_INDEX,
+  dotnetInfo,
+  dotnetInstallArgs,
+  includePrereleases,
+  makeDotnetBackend,
+  nugetFlatUrl,
+  nugetResources,
+  nugetSearchUrl
+} from "./Dotnet"
 export { FORGEJO_API, forgejoForge, forgejoInfo, makeForgejoBackend } from "./Forgejo"
 export {
   DEFAULT_GEM_SOURCE,
@@ -169,6 +179,20 @@ export {
   type TagFilter,
   versionOfTag
 } from "./Releases"
+export {
+  applyFilterBins,
+  type BundleBinary,
+  bundleBinaries,
+  bundleDirs,
+  executableProducts,
+  filterBins,
+  makeSpmBackend,
+  selectBundleAsset,
+  type SpmPackage,
+  spmInfo,
+  spmPackage,
+  swiftTriples
+} from "./Spm"
 export { renderTemplate, type TemplateValues } from "./Template"
 export { makeUbiBackend, ubiInfo } from "./Ubi"
 export {

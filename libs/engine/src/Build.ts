@@ -296,6 +296,12 @@ export const build = (opts: BuildOptions) =>
   Effect.gen(function*() {
     const prepared = yield* prepareBuild(opts)
     const summary = yield* runPrepared(prepared, opts, false)
+    return yield* buildResult(prepared, summary)
+  })
+
+/** What a finished run of a prepared build made: the layout, its layers, the tasks' summary. */
+export const buildResult = (prepared: PreparedBuild, summary: RunSummary) =>
+  Effect.gen(function*() {
     const name = prepared.graph.name
     const value = <A>(t: Parameters<typeof valueOf<A>>[2], what: string) =>
       Option.match(valueOf(summary, name, t), { onNone: () => Effect.fail(missing(what)), onSome: Effect.succeed })
