@@ -123,6 +123,10 @@ const upload = async (objects: Record<string, Buffer | string>) => {
 
 beforeAll(async () => {
   root = tempDir("s3")
+  // The SDK's first link reads this worker's own env, and its last asks EC2's metadata service: a developer's own
+  // AWS settings (or instance role) must not answer for the build env a test gives.
+  for (const name of Object.keys(process.env)) if (name.startsWith("AWS_")) delete process.env[name]
+  process.env["AWS_EC2_METADATA_DISABLED"] = "true"
   process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] = "true"
   const s3rver = new S3rver({ silent: true, directory: path.join(root, "s3rver"), vhostBuckets: false })
   front = await startFront(s3rver.callback())
@@ -143,6 +147,7 @@ beforeAll(async () => {
     ])
     sha[v] = createHash("sha256").update(tgz).digest("hex")
     objects[`hello/hello-${v}.tar.gz`] = tgz
+    objects[`blobs/hello-${v}`] = tgz
   }
   objects["hello/notes.txt"] = "not a release"
   objects["other/other-9.9.9.tar.gz"] = "x"
@@ -273,6 +278,18 @@ describe("s3 backend: install", () => {
     const out = await install(resolved("tiny", "1.0.0", { url: `s3://${BUCKET}/bare/tiny-linux-x64`, endpoint }), ctx)
     expect(out.tree).toEqual(["f tiny 755"])
     expect(fs.readdirSync(path.join(root, "kept", "s3-tiny", "1.0.0"))).toEqual(["tiny-linux-x64"])
+  })
+
+  it("unpacks a key without an extension by the format option", async () => {
+    const out = await install(resolved("hello", "1.0.0", opts({ url: `s3://${BUCKET}/blobs/hello-{{ version }}`, format: "tar.gz" })))
+    expect(out.tree).toEqual(["f README 644", "d bin", "f bin/hello 755"])
+  })
+
+  it("reads a profile's credentials from AWS_CONFIG_FILE too", async () => {
+    const config = path.join(root, "config")
+    fs.writeFileSync(config, "[profile tools]\nregion = us-east-1\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n")
+    const out = await install(resolved("hello", "1.0.0", opts()), ctxWith({ AWS_CONFIG_FILE: config, AWS_PROFILE: "tools" }))
+    expect(out.bins).toEqual(["bin"])
   })
 
   it("reads credentials from a shared credentials file and AWS_PROFILE; a profile with a wrong secret is refused", async () => {
