@@ -91,8 +91,6 @@ export {
 export {
   DEFAULT_NUGET_INDEX,
   dotnetInfo,
-  dotnetInstallArgs,
-  includePrereleases,
   makeDotnetBackend,
   nugetFlatUrl,
   nugetResources,
