@@ -149,6 +149,8 @@ const clientSettings = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<C
   const sessionToken = nonEmpty(env["AWS_SESSION_TOKEN"])
   const profile = nonEmpty(env["AWS_PROFILE"])
   const credentialsFile = nonEmpty(env["AWS_SHARED_CREDENTIALS_FILE"])
+  const configFile = nonEmpty(env["AWS_CONFIG_FILE"])
+  // mise's Rust SDK chain puts the env pair first; the JS SDK would prefer AWS_PROFILE when both are set.
   const staticCredentials = accessKeyId !== undefined && secretAccessKey !== undefined
     ? { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
     : undefined
@@ -158,11 +160,11 @@ const clientSettings = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<C
       "us-east-1",
     credentialSource: staticCredentials !== undefined
       ? "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-      : `profile "${profile ?? "default"}" in ${credentialsFile ?? "~/.aws/credentials"}`,
+      : `profile "${profile ?? "default"}" (${credentialsFile ?? "~/.aws/credentials"}, ${configFile ?? "~/.aws/config"})`,
     staticCredentials,
     profile,
     credentialsFile,
-    configFile: nonEmpty(env["AWS_CONFIG_FILE"])
+    configFile
   })
 }
 
@@ -232,9 +234,14 @@ const describeFailure = (e: unknown, what: string, settings: ClientSettings): st
   const status = f.$metadata?.httpStatusCode
   const name = f.name ?? ""
   if (name === "CredentialsProviderError") {
-    return `no AWS credentials found for ${what}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), ` +
-      `or AWS_PROFILE naming a profile in ~/.aws/credentials (another file: AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE)` +
-      (f.message !== undefined && !/from any providers/.test(f.message) ? ` (${f.message})` : "")
+    const detail = f.message !== undefined && !/from any providers/.test(f.message) ? ` (${f.message})` : ""
+    return settings.profile !== undefined
+      ? `no AWS credentials found for ${what}: the profile "${settings.profile}" (AWS_PROFILE) has none in ` +
+        `${settings.credentialsFile ?? "~/.aws/credentials"} or ${settings.configFile ?? "~/.aws/config"}; add it there ` +
+        `(files: AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY${detail}`
+      : `no AWS credentials found for ${what}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for ` +
+        `temporary ones), or AWS_PROFILE naming a profile in ~/.aws/credentials (another file: AWS_SHARED_CREDENTIALS_FILE, ` +
+        `AWS_CONFIG_FILE)${detail}`
   }
   if (name === "NoSuchKey" || (name === "NotFound" && status === 404)) {
     return `${what} does not exist (NoSuchKey) at ${where(settings)}: check the url and the version`

@@ -292,7 +292,7 @@ describe("s3 backend: install", () => {
     expect(out.bins).toEqual(["bin"])
   })
 
-  it("reads credentials from a shared credentials file and AWS_PROFILE; a profile with a wrong secret is refused", async () => {
+  it("reads credentials from a shared credentials file and AWS_PROFILE; a wrong secret or a missing profile is refused", async () => {
     const file = path.join(root, "credentials")
     fs.writeFileSync(
       file,
@@ -305,7 +305,14 @@ describe("s3 backend: install", () => {
     const stale = await installError(resolved("hello", "1.0.0", opts()), ctxWith({ AWS_SHARED_CREDENTIALS_FILE: file, AWS_PROFILE: "stale" }))
     expect(stale.message).toBe(
       `s3:hello@1.0.0: the S3 endpoint ${endpoint} rejected the request signature for s3://tools/hello/hello-1.0.0.tar.gz ` +
-        `(SignatureDoesNotMatch): the secret key from profile "stale" in ${file} is wrong; check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key`
+        `(SignatureDoesNotMatch): the secret key from profile "stale" (${file}, ${path.join(root, "empty")}) is wrong; ` +
+        "check AWS_SECRET_ACCESS_KEY or the profile's aws_secret_access_key"
+    )
+    const missing = await installError(resolved("hello", "1.0.0", opts()), ctxWith({ AWS_SHARED_CREDENTIALS_FILE: file, AWS_PROFILE: "gone" }))
+    expect(missing.message).toBe(
+      `s3:hello@1.0.0: no AWS credentials found for s3://tools/hello/hello-1.0.0.tar.gz: the profile "gone" (AWS_PROFILE) has none in ` +
+        `${file} or ${path.join(root, "empty")}; add it there (files: AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), ` +
+        "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )
   })
 })
