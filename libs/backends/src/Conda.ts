@@ -5,7 +5,7 @@ import * as NodePath from "node:path"
 import type { Backend, BackendContext, BackendError, ResolvedTool, ToolRequest } from "./Backend"
 import { fail, fsStep, installing, label, makeUpstream, memo, setting, withSlash } from "./core/CoreTool"
 import type { Checksum, DownloaderShape } from "./Downloader"
-import { LAUNCHER_DIR, linkPackage, makeBinsExecutable, type PathEntry, unpackPackage, writeLaunchers } from "./conda/Link"
+import { createPrefix, LAUNCHER_DIR, linkPackage, makeBinsExecutable, type PathEntry, unpackPackage, writeLaunchers } from "./conda/Link"
 import { compareCondaVersions, MatchSpecError, parseMatchSpec, parseVersion } from "./conda/MatchSpec"
 import { type Candidate, type ChannelIndex, indexChannel, RepoData, RepodataError, type SubdirData } from "./conda/Repodata"
 import { solve, type VirtualPackage } from "./conda/Solve"
@@ -160,6 +160,7 @@ export const makeCondaBackend = (downloader: DownloaderShape): Backend => {
         if (checksum === undefined) ctx.warn(`${label(request)}: ${c.url} has no sha256 or md5 in the repodata; installing it unverified`)
         return Effect.map(upstream.download(tool, c.url, checksum, ctx, channelUrl(tool, ctx).hint), (r) => r.path)
       }, { concurrency: DOWNLOADS })
+      yield* fsStep(tool, "cannot create the conda prefix", () => createPrefix(dir))
       let mainEntries: ReadonlyArray<PathEntry> = []
       for (const [i, candidate] of packages.entries()) {
         const archive = archives[i]!

@@ -181,6 +181,10 @@ describe("conda install", () => {
     expect(fs.readlinkSync(path.join(dir, "bin", "hc"))).toBe("hello-conda")
     expect(fs.readFileSync(path.join(dir, "share/hello-data/data.txt"), "utf8")).toBe(`data for ${dir}\n`)
     expect(fs.existsSync(path.join(dir, "info"))).toBe(false)
+    // The prefix as rattler (and so mise) makes it: conda-meta/history marks a conda environment.
+    expect(fs.readdirSync(dir).sort()).toEqual([".mise-bins", "CACHEDIR.TAG", "bin", "conda-meta", "etc", "lib", "share"])
+    expect(fs.readFileSync(path.join(dir, "conda-meta", "history"), "utf8")).toBe("")
+    expect(fs.readFileSync(path.join(dir, "CACHEDIR.TAG"), "utf8")).toMatch(/^Signature: 8a477f597d28d172789f06886806bc55\n/)
     const hello = fileNameOf(packages.find((p) => p.name === "hello-conda" && p.version === "1.1.0" && p.format === "conda")!)
     expect(server.hits(`/channel/linux-64/${hello}`)).toBe(1)
     expect(server.hits("/channel/linux-64/hello-conda-1.1.0-h0_0.tar.bz2")).toBe(0)

@@ -213,6 +213,22 @@ export const launcherScript = (command: string): string =>
     ""
   ].join("\n")
 
+/** rattler's cache-directory tag, which mise's installs carry at the prefix root (backup tools skip the prefix). */
+const CACHEDIR_TAG = [
+  "Signature: 8a477f597d28d172789f06886806bc55",
+  "# This file is a cache directory tag created by rattler.",
+  "# For information about cache directory tags, see:",
+  "#\thttps://bford.info/cachedir/",
+  ""
+].join("\n")
+
+/** A prefix as rattler creates it: conda tools recognise an environment by its `conda-meta/history`. */
+export const createPrefix = async (prefix: string): Promise<void> => {
+  await fsp.mkdir(NodePath.join(prefix, "conda-meta"), { recursive: true })
+  await fsp.writeFile(NodePath.join(prefix, "conda-meta", "history"), "")
+  await fsp.writeFile(NodePath.join(prefix, "CACHEDIR.TAG"), CACHEDIR_TAG)
+}
+
 /** The directory of launchers, one per command the main package puts in `bin/`. */
 export const LAUNCHER_DIR = ".mise-bins"
 
