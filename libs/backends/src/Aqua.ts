@@ -1,4 +1,4 @@
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { decompressFile, extractArchive, formatFromExtension, installFile, isArchive, isCompressedFile } from "./Archive"
@@ -27,7 +27,7 @@ import { type Checksum, type DownloaderShape, parseChecksum } from "./Downloader
 import { githubForge } from "./GitHub"
 import { toolDirName } from "./Naming"
 import { optionString } from "./Platform"
-import { apiUrlOf, dropDownloads, fail, flagOption, makeReleaseClient, type Release, type ReleaseAsset } from "./Releases"
+import { apiUrlOf, dropDownloads, fail, flagOption, type Forge, makeReleaseClient, type Release, type ReleaseAsset } from "./Releases"
 import { fuzzyMatchVersions, isPrerelease, matchVersion, resolveFromList, sortVersions } from "./Versions"
 
 export const aquaInfo = {
@@ -61,6 +61,19 @@ const targetOf = (tool: ToolRequest, pkg: AquaPackage, ctx: BackendContext): Tar
 
 const orFail = <A>(tool: ToolRequest, what: string, e: Either.Either<A, string>) =>
   Either.isRight(e) ? Effect.succeed(e.right) : Effect.fail(fail(tool, `${what}: ${e.left}`))
+
+const GitHubTags = Schema.parseJson(Schema.Array(Schema.Struct({ name: Schema.String })))
+
+/** `version_source: github_tag`: the repository's git tags, read as releases without assets (and no "latest" of their own). */
+const githubTagsForge: Forge = {
+  ...githubForge,
+  listUrl: (api, repo) => `${api}/repos/${repo}/tags?per_page=100&page=1`,
+  latestUrl: undefined,
+  decodeList: (body) =>
+    Effect.map(Schema.decodeUnknown(GitHubTags)(body), (tags) => tags.map((t) => ({ tag: t.name, prerelease: false, draft: false, assets: [] })))
+}
+
+const versionForge = (pkg: AquaPackage): Forge => (pkg.version_source === "github_tag" ? githubTagsForge : githubForge)
 
 /** One listed version, with the release tag it came from. */
 interface Listed {
@@ -124,7 +137,7 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
   const listed = (tool: ToolRequest, found: FoundPackage, ctx: BackendContext) =>
     Effect.gen(function*() {
       const { os, arch } = aquaPlatform(ctx.platform)
-      const releases = yield* client.releases(githubForge, repoTool(tool, found.pkg), ctx)
+      const releases = yield* client.releases(versionForge(found.pkg), repoTool(tool, found.pkg), ctx)
       const out: Array<Listed> = []
       for (const release of releases) {
         if (release.draft) continue
@@ -151,7 +164,7 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
       }
       const withPre = flagOption(tool, "prerelease")
       if (tool.version === "latest" && !withPre) {
-        const latest = yield* client.latest(githubForge, repoTool(tool, found.pkg), ctx)
+        const latest = yield* client.latest(versionForge(found.pkg), repoTool(tool, found.pkg), ctx)
         if (Option.isSome(latest) && !latest.value.prerelease && !latest.value.draft) {
           const { os, arch } = aquaPlatform(ctx.platform)
           const versioned = versionFromTag(found.pkg, latest.value.tag, os, arch)

@@ -131,6 +131,12 @@ const tools = (url: string) => `
     repo_owner: acme
     repo_name: limited
     asset: limited_{{.Version}}.tar.gz
+  - type: github_content
+    repo_owner: acme
+    repo_name: hello
+    name: acme/tagged
+    version_source: github_tag
+    path: scripts/greet.sh
   - type: go_install
     name: acme/gotool
     path: example.com/acme/gotool
@@ -180,6 +186,10 @@ const h = useReleaseHarness("aqua", makeAquaBackend, (server) => ({ api_url: `${
     await tarGz([{ name: "hello-1.1.0/greet.sh", content: toolScript("greet", "1.1.0", "archive"), mode: 0o644 }])
   )
   server.route("/acme/hello/raw/v1.1.0/scripts/greet.sh", toolScript("greet", "1.1.0", "content"))
+  const tag = (name: string) => ({ name, zipball_url: "", tarball_url: "", commit: { sha: sha256(name).slice(0, 40), url: "" }, node_id: "" })
+  server.route("/api/v3/repos/acme/hello/tags", (_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([tag("v1.1.0"), tag("v1.0.0"), tag("nightly")]))
+  })
 
   const limit = { "x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000" }
   serveError(server, "/api/v3/repos/acme/limited/releases/latest", 403, "API rate limit exceeded for 127.0.0.1.", limit)
@@ -321,6 +331,16 @@ describe("aqua github_archive and github_content", () => {
     expect(installed.tree).toEqual(["d hello-1.1.0", "l hello-1.1.0/greet -> greet.sh", "f hello-1.1.0/greet.sh 755"])
     expect(installed.bins).toEqual(["hello-1.1.0"])
     expect(run(installed, "hello-1.1.0/greet")).toBe("greet 1.1.0 archive\n")
+  })
+
+  it("takes versions from git tags with version_source github_tag", async () => {
+    const backend = await h.backend()
+    const before = h.server().hits("/api/v3/repos/acme/hello/releases/latest")
+    expect(await h.run(backend.listVersions(h.tool("acme/tagged"), ctx()))).toEqual(["nightly", "1.0.0", "1.1.0"])
+    expect(await h.run(backend.resolveVersion!(h.tool("acme/tagged"), ctx()))).toBe("1.1.0")
+    expect(h.server().hits("/api/v3/repos/acme/hello/releases/latest")).toBe(before)
+    const installed = await h.install(backend, h.resolved(h.tool("acme/tagged"), "1.1.0"), ctx())
+    expect(installed.tree).toEqual(["f greet 755"])
   })
 
   it("installs one file of the tagged tree under the files name", async () => {
