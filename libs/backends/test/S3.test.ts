@@ -18,7 +18,8 @@ import { tarGz } from "./support/Fixtures"
 // s3rver (npm) is a real S3 server: buckets, keys, ListObjectsV2 pages, NoSuchKey/NoSuchBucket and
 // InvalidAccessKeyId answers in S3's XML. It accepts any SigV4 signature from a known key, though (its v4 check is
 // unimplemented), so the tests put a front before it that checks each signature as S3 does, and answers an
-// OUTSIDER key with AccessDenied, the way a bucket policy would.
+// OUTSIDER key with AccessDenied, the way a bucket policy would. Its ListObjectsV2 cannot page on node 20 (its
+// continuation tokens are DES-encrypted, which OpenSSL 3 refuses), so listings here fit in one page.
 
 const exec = promisify(execFile)
 
