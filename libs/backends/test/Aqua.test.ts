@@ -340,7 +340,8 @@ describe("aqua github_archive and github_content", () => {
     expect(await h.run(backend.resolveVersion!(h.tool("acme/tagged"), ctx()))).toBe("1.1.0")
     expect(h.server().hits("/api/v3/repos/acme/hello/releases/latest")).toBe(before)
     const installed = await h.install(backend, h.resolved(h.tool("acme/tagged"), "1.1.0"), ctx())
-    expect(installed.tree).toEqual(["f greet 755"])
+    // Without `files`, the executable is named after the package.
+    expect(installed.tree).toEqual(["f tagged 755"])
   })
 
   it("installs one file of the tagged tree under the files name", async () => {
