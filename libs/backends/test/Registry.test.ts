@@ -27,9 +27,9 @@ describe("BackendRegistry", () => {
   it("serves the built-in backends", async () => {
     expect((await get("http:hello")).id).toBe("http")
     expect((await get("npm:prettier")).id).toBe("npm")
-    expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "dotnet", "spm"])
+    expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "conda", "dotnet", "spm"])
     const listed = await Effect.runPromise(Effect.map(BackendRegistry, (r) => r.list().map((b) => b.id)).pipe(Effect.provide(BackendRegistryLive)))
-    expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "dotnet", "spm"])
+    expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "conda", "dotnet", "spm"])
   })
 
   it("rejects asdf and vfox tools with mise's reason", async () => {
@@ -45,8 +45,8 @@ describe("BackendRegistry", () => {
   })
 
   it("names the tool, the backend and the known ones for an unknown backend", async () => {
-    expect((await getError("conda:ruff")).message).toBe(
-      `conda:ruff: unknown backend "conda" (known backends: http, npm, core, github, gitlab, forgejo, ubi, cargo, go, gem, pipx)`
+    expect((await getError("pkgx:ruff")).message).toBe(
+      `pkgx:ruff: unknown backend "pkgx" (known backends: http, npm, core, github, gitlab, forgejo, ubi, aqua, s3, cargo, go, gem, pipx, conda, dotnet, spm)`
     )
   })
 
@@ -64,8 +64,8 @@ describe("BackendRegistry", () => {
     const layer = makeBackendRegistry([mine, { ...mine, id: "http", description: "replaced" }])
     expect(await get("cargo:eza", layer)).toBe(mine)
     expect((await get("http:x", layer)).description).toBe("replaced")
-    expect((await getError("conda:x", layer)).message).toBe(
-      `conda:x: unknown backend "conda" (known backends: http, npm, core, github, gitlab, forgejo, ubi, cargo, go, gem, pipx)`
+    expect((await getError("pkgx:x", layer)).message).toBe(
+      `pkgx:x: unknown backend "pkgx" (known backends: http, npm, core, github, gitlab, forgejo, ubi, aqua, s3, cargo, go, gem, pipx, conda, dotnet, spm)`
     )
   })
 })
