@@ -126,6 +126,21 @@ describe("progress on a terminal", () => {
     expect(finalScreen(r.raw).filter((l) => LIVE.test(l))).toEqual([])
   }, 60_000)
 
+  it("more running tasks than the terminal has rows for: the first ones, then how many more", async () => {
+    const many = path.join(work, "many")
+    const tools = [1, 2, 3, 4, 5].map((i) =>
+      `"http:s${i}" = { version = "1.0.0", url = "${url}/slow-{{ version }}.tar.gz", bin_path = "bin", strip_components = 1 }`
+    )
+    put(path.join(many, "mise.toml"), `[tools]\n${tools.join("\n")}\n`)
+    const r = await engineOnTty(["install"], { cwd: many, env: fresh(), rows: 6 })
+    expect(r.code, r.raw).toBe(0)
+    // 6 rows keep 4 for live lines: 3 tasks and the count of the rest.
+    expect(r.raw).toMatch(/(?:\[install\] http:s\d@1\.0\.0 \.\.\. [^\r\n]*\r\n){3}\.\.\. and 2 more running\r\n/)
+    // Never all five at once: that frame would not fit.
+    expect(r.raw).not.toMatch(/(?:\[[a-z]+\] http:s\d@1\.0\.0 \.\.\. [\d.][^\r\n]*\r\n){5}/)
+    expect(finalScreen(r.raw).filter((l) => LIVE.test(l) || l.includes("more running"))).toEqual([])
+  }, 60_000)
+
   it("with --quiet: only the result, no progress and no escape codes", async () => {
     const r = await engineOnTty(["install", "--quiet"], { cwd: installDir, env: fresh() })
     expect(r.code, r.raw).toBe(0)

@@ -15,11 +15,11 @@ const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`
  */
 export const engineOnTty = (
   args: ReadonlyArray<string>,
-  opts: { cwd: string; env?: Record<string, string> }
+  opts: { cwd: string; env?: Record<string, string>; rows?: number }
 ): Promise<TtyResult> =>
   new Promise((resolve, reject) => {
     // A pty made without a terminal has no size; give it a wide one, as a user's terminal window would be.
-    const command = `stty cols 200 rows 50 && exec ${[process.execPath, engineBin, ...args].map(quote).join(" ")}`
+    const command = `stty cols 200 rows ${opts.rows ?? 50} && exec ${[process.execPath, engineBin, ...args].map(quote).join(" ")}`
     const child = spawn("script", ["-qfec", command, "/dev/null"], {
       cwd: opts.cwd,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", TERM: "xterm", ...opts.env },

@@ -93,6 +93,8 @@ export interface ProgressHooks {
 
 /** A few redraws a second: smooth enough for a rate, cheap enough to cost nothing next to the work. */
 const REDRAW_EVERY = "120 millis"
+/** Forty tools installing at once would push everything else off the screen. */
+const MAX_LIVE_LINES = 12
 
 /**
  * The running tasks drawn at the bottom of the stream, erased and drawn again on every tick. Anything else written
@@ -107,19 +109,24 @@ const liveArea = (stream: NodeJS.WriteStream, board: ProgressBoard) => {
   // Cursor up over the lines drawn last, then erase to the end of the screen.
   const erase = () => (drawn === 0 ? "" : `\r\x1b[${drawn}A\x1b[J`)
   const frame = () => {
-    // A line longer than the terminal would wrap, and the cursor-up count would no longer cover it.
+    // A line longer than the terminal would wrap, and more lines than it has would scroll: either way the cursor-up
+    // count would no longer cover what was drawn.
     const width = Math.max(20, (stream.columns > 0 ? stream.columns : 80) - 1)
-    const lines = board.running(Date.now()).map((t) => liveLine(t).slice(0, width))
+    const height = Math.max(2, Math.min(MAX_LIVE_LINES, (stream.rows > 0 ? stream.rows : 24) - 2))
+    const running = board.running(Date.now()).map(liveLine)
+    const shown = running.length <= height ? running : [...running.slice(0, height - 1), `... and ${running.length - height + 1} more running`]
+    const lines = shown.map((l) => l.slice(0, width))
     const text = lines.map((l) => `${l}\n`).join("")
     drawn = lines.length
     return text
   }
-  const patched = function(this: unknown, ...args: Parameters<typeof original>) {
+  const patched = (...args: Parameters<typeof original>) => {
     const before = erase()
     drawn = 0
     if (before !== "") emit(before)
     const ok = original.apply(stream, args)
-    emit(frame())
+    const after = frame()
+    if (after !== "") emit(after)
     return ok
   }
   return {
