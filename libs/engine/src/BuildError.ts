@@ -2,7 +2,7 @@ import { Data } from "effect"
 
 /** A build that cannot go on; the message says what to do. */
 export class BuildError extends Data.TaggedError("BuildError")<{
-  readonly reason: "Usage" | "Unsupported" | "NotInstalled" | "Io" | "Layout"
+  readonly reason: "Usage" | "Unsupported" | "Io" | "Layout"
   readonly message: string
   readonly cause?: unknown
 }> {}
