@@ -219,6 +219,8 @@ describe("s3 backend: listing", () => {
   it("lists versions from the keys under version_prefix with mise's default regex (x.y.z: an rc's key counts as x.y.z)", async () => {
     const tool = request("hello", "latest", opts({ version_prefix: "hello/" }))
     expect(await run(backend.listVersions(tool, ctxWith()))).toEqual(["1.0.0", "1.1.0", "1.2.0"])
+    // mise 2026.9.15 does the same, resolves latest to 1.2.0 and then finds no hello-1.2.0.tar.gz: a version_regex fixes it.
+    expect(await run(backend.resolveVersion!(tool, ctxWith()))).toBe("1.2.0")
   })
 
   it("version_regex picks the version out of each key; latest skips the pre-release, prefixes resolve", async () => {
