@@ -22,7 +22,7 @@ import {
   withVersion
 } from "./aqua/Package"
 import { type FoundPackage, makeAquaRegistry } from "./aqua/Registry"
-import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
+import type { Backend, BackendContext, BackendError, ResolvedTool, ToolRequest } from "./Backend"
 import { type Checksum, type DownloaderShape, parseChecksum } from "./Downloader"
 import { githubForge } from "./GitHub"
 import { toolDirName } from "./Naming"
@@ -130,7 +130,7 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
     ctx.warn(message)
   }
 
-  const packageOf = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<FoundPackage, ReturnType<typeof fail>> =>
+  const packageOf = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<FoundPackage, BackendError> =>
     registry.find(tool.name, ctx).pipe(Effect.mapError((e) => fail(tool, e.message, e)))
 
   /** Versions from the repository's releases, as aqua reads tags (filter, constraint, prefix, no-asset entries dropped). */

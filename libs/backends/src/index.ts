@@ -24,6 +24,7 @@ export {
   type ResolvedTool,
   type ToolRequest
 } from "./Backend"
+export { aquaInfo, makeAquaBackend } from "./Aqua"
 export { type ArtifactOptions, discoverBinPaths, insideInstallDir, installArtifact } from "./Artifact"
 export {
   type AssetTarget,
