@@ -120,7 +120,8 @@ const put = (file: string, text: string, mode = 0o644) => {
 
 /**
  * The package's sources as a bare repository that `https://github.com/acme/hello.git` is rewritten to (git's
- * `url.<base>.insteadOf`): tags 1.0.0-1.5.0 on the release commit, an untagged dev commit after it.
+ * `url.<base>.insteadOf`): tags 1.0.0-1.5.0 on the release commit, an untagged dev commit after it, and 9.9.9 whose
+ * only product does not build.
  * `dump-package.json` is what `swift package dump-package` prints for it: one Swift 6 and one Swift 5 executable.
  */
 const makeRepository = () => {
@@ -143,6 +144,9 @@ const makeRepository = () => {
   put(path.join(work, "Sources", "hello", "main.sh"), script("hello dev from source"))
   git(work, "commit", "--quiet", "-am", "dev")
   devCommit = git(work, "rev-parse", "HEAD")
+  put(path.join(work, "dump-package.json"), JSON.stringify({ name: "hello", products: [{ name: "broken", targets: ["broken"], type: "executable" }] }))
+  git(work, "commit", "--quiet", "-am", "a product that does not build")
+  git(work, "tag", "9.9.9")
   git(root, "clone", "--quiet", "--bare", work, path.join(root, "git", "acme", "hello.git"))
 }
 
@@ -479,6 +483,14 @@ describe("spm backend: source builds (git clone + a stand-in swift)", () => {
     expect((await installError("1.0.0", { install_command: "make", filter_bins: "x" })).message).toBe(
       "spm:acme/hello@1.0.0: install_command cannot be used with filter_bins"
     )
+  })
+
+  it("reports swift's own failure with its output", async () => {
+    const e = await installError("9.9.9", {}, spmContext({ swift: true }))
+    expect(e.message).toMatch(
+      new RegExp(`^spm:acme/hello@9\\.9\\.9: \`${standins}/swift build --configuration release --product broken .*\` exited with code 1:\ncp: cannot stat .*Sources/broken/main\\.sh`)
+    )
+    expect(e.tree).toEqual([])
   })
 
   it("explains a missing swift with the reason the release needs a build, before cloning anything", async () => {
