@@ -1,9 +1,18 @@
-import type { Backend } from "@engine/backends"
-import { BackendRegistry, rejectUnsupported } from "@engine/backends"
+import { type Backend, BackendRegistry, rejectUnsupported } from "@engine/backends"
 import { Effect, Option } from "effect"
 import * as NodePath from "node:path"
 import { BuildError } from "./BuildError"
-import { type BuildTask, type DryRun, dryRunOf, type PreparedRun, type RunFlags, runPrepared, type TasksSummary, tasksSummary, uniqueNames } from "./Build"
+import {
+  type BuildTask,
+  type DryRun,
+  dryRunOf,
+  type PreparedRun,
+  type RunFlags,
+  runPrepared,
+  type TasksSummary,
+  tasksSummary,
+  uniqueNames
+} from "./Build"
 import { installTasks } from "./BuildTasks"
 import { makeActionCache, openCacheStore } from "./cache"
 import { loadProject } from "./config"
