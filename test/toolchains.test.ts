@@ -1,10 +1,17 @@
+import { spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { engine } from "./support/Cli"
+import { zipBytes } from "../libs/backends/test/support/Fixtures"
+import { engine, readLayout } from "./support/Cli"
 import { makeHelloTool, put } from "./support/Fixtures"
 import { type FixtureServer, startFixtureServer } from "./support/FixtureServer"
+import { ensureMise } from "./support/Mise"
+import { skopeoInspect, umociUnpack } from "./support/Validate"
 
 let work: string
 let server: FixtureServer
@@ -90,5 +97,163 @@ describe("a missing toolchain stops the build before any install", () => {
     put(path.join(installDir, "bin", "rg"), "#!/bin/sh\necho rg\n", 0o755)
     const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: dir, env: env("installed") })
     expect(r.code, r.stderr).toBe(0)
+  })
+})
+
+const recordHash = (text: string) => `sha256=${createHash("sha256").update(text).digest("base64url")}`
+
+/** A pure-python wheel whose console script prints its version. */
+const wheel = (name: string, version: string): Buffer => {
+  const dist = `${name}-${version}.dist-info`
+  const files: Record<string, string> = {
+    [`${name}/__init__.py`]: `def main():\n    print("hello from ${name} ${version}")\n`,
+    [`${dist}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`,
+    [`${dist}/WHEEL`]: "Wheel-Version: 1.0\nGenerator: engine-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    [`${dist}/entry_points.txt`]: `[console_scripts]\n${name} = ${name}:main\n`
+  }
+  const record = Object.entries(files).map(([p, c]) => `${p},${recordHash(c)},${Buffer.byteLength(c)}\n`).join("") + `${dist}/RECORD,,\n`
+  return zipBytes([...Object.entries(files).map(([p, content]) => ({ name: p, content })), { name: `${dist}/RECORD`, content: record }])
+}
+
+/** A PEP 503 index on loopback (pip reads a simple page only when it says it is HTML) with one wheel. */
+const startIndex = async (bytes: Buffer) => {
+  const server = http.createServer((req, res) => {
+    if (req.url === "/simple/hellopy/") {
+      res.writeHead(200, { "content-type": "text/html" }).end(
+        `<a href="/files/hellopy-1.0.0-py3-none-any.whl#sha256=${createHash("sha256").update(bytes).digest("hex")}">hellopy-1.0.0-py3-none-any.whl</a>`
+      )
+    } else if (req.url === "/files/hellopy-1.0.0-py3-none-any.whl") {
+      res.writeHead(200, { "content-type": "application/octet-stream" }).end(bytes)
+    } else {
+      res.writeHead(404).end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) }
+}
+
+const run = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env: Record<string, string> }) =>
+  new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code: code ?? -1, stderr }))
+  })
+
+/** Adds a ref name to the layout's only manifest, so umoci can unpack it by tag. */
+const tagged = (out: string, tag: string) => {
+  const file = path.join(out, "index.json")
+  const index = JSON.parse(fs.readFileSync(file, "utf8")) as { manifests: Array<{ annotations?: Record<string, string> }> }
+  index.manifests[0]!.annotations = { ...index.manifests[0]!.annotations, "org.opencontainers.image.ref.name": tag }
+  fs.writeFileSync(file, JSON.stringify(index))
+  return out
+}
+
+describe("pipx venvs relocated into the toolset's python, as mise 2026.9.15 does", () => {
+  // A `python` 3.11.2 install made from the host's interpreter (it finds its stdlib in /usr), and a pipx tool installed
+  // by the engine with the real pipx into a venv on that python: its links and pyvenv.cfg name host paths.
+  let data: string
+  let proj: string
+  let index: { url: string; close: () => Promise<void> }
+  const PIPX = "mise/installs/pipx-hellopy/1.0.0"
+  const PYTHON = "/mise/installs/python/3.11.2"
+  const hostPython = "/usr/bin/python3.11"
+
+  beforeAll(async () => {
+    index = await startIndex(wheel("hellopy", "1.0.0"))
+    data = path.join(work, "pipx-data")
+    const py = path.join(data, "installs", "python", "3.11.2", "bin")
+    fs.mkdirSync(py, { recursive: true })
+    fs.copyFileSync(hostPython, path.join(py, "python3.11"))
+    fs.chmodSync(path.join(py, "python3.11"), 0o755)
+    fs.symlinkSync("python3.11", path.join(py, "python3"))
+    fs.symlinkSync("python3.11", path.join(py, "python"))
+    proj = project("pipx-proj", `[tools]\npython = "3.11.2"\n"pipx:hellopy" = "1.0.0"\n`)
+    const r = await engine(["install"], { cwd: proj, env: pipxEnv() })
+    if (r.code !== 0) throw new Error(`engine install failed: ${r.stderr}`)
+  }, 300_000)
+
+  afterAll(async () => {
+    await index?.close()
+  })
+
+  const pipxEnv = () => ({
+    MISE_DATA_DIR: data,
+    ENGINE_CACHE_DIR: path.join(work, "pipx-cache"),
+    HOME: path.join(work, "home"),
+    SOURCE_DATE_EPOCH: "1700000000",
+    PATH: "/usr/bin:/bin",
+    MISE_PIPX_REGISTRY_URL: `${index.url}/pypi/{}/json`,
+    MISE_PIPX_UVX: "false",
+    PIP_CONFIG_FILE: "/dev/null",
+    PIPX_DEFAULT_PYTHON: path.join(data, "installs", "python", "3.11.2", "bin", "python3")
+  })
+
+  it("the install names host paths: the venv's python links and pyvenv.cfg", () => {
+    const venv = path.join(data, "installs", "pipx-hellopy", "1.0.0", "venvs", "hellopy")
+    expect(fs.readlinkSync(path.join(venv, "bin", "python3"))).toBe(path.join(data, "installs", "python", "3.11.2", "bin", "python3"))
+    expect(fs.readFileSync(path.join(venv, "pyvenv.cfg"), "utf8")).toContain(`home = ${path.join(data, "installs", "python", "3.11.2", "bin")}\n`)
+    expect(fs.readFileSync(path.join(venv, "pyvenv.cfg"), "utf8")).toContain(`command = ${path.join(data, "installs", "python", "3.11.2", "bin", "python3")} -m venv`)
+  })
+
+  it("engine build and mise oci build give the same diff_ids and the 2:python=<fingerprint> annotation", { timeout: 300_000 }, async () => {
+    const mOut = path.join(work, "pipx-mise")
+    const eOut = path.join(work, "pipx-engine")
+    // Asynchronously: the index answers from this process.
+    const m = await run(ensureMise(), ["oci", "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", mOut], {
+      cwd: proj,
+      env: {
+        ...pipxEnv(),
+        MISE_EXPERIMENTAL: "1",
+        MISE_CACHE_DIR: path.join(work, "pipx-mise-cache"),
+        MISE_CONFIG_DIR: path.join(work, "pipx-mise-config"),
+        MISE_TRUSTED_CONFIG_PATHS: proj
+      }
+    })
+    expect(m.code, m.stderr).toBe(0)
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", eOut], { cwd: proj, env: pipxEnv() })
+    expect(r.code, r.stderr).toBe(0)
+    const mise = readLayout(mOut)
+    const eng = readLayout(eOut)
+    expect(eng.manifest.layers.map((l) => l.annotations)).toEqual(mise.manifest.layers.map((l) => l.annotations))
+    const fingerprint = createHash("sha256")
+    for (const field of ["3.11.2", path.join(data, "installs", "python", "3.11.2"), PYTHON]) {
+      const length = Buffer.alloc(8)
+      length.writeBigUInt64LE(BigInt(Buffer.byteLength(field)))
+      fingerprint.update(length).update(field)
+    }
+    expect(eng.manifest.layers[1]!.annotations?.["dev.mise.layer.relocation"]).toBe(`2:python=${fingerprint.digest("hex")}`)
+    expect(eng.manifest.layers[0]!.annotations?.["dev.mise.layer.relocation"]).toBe("2")
+    expect(eng.config.rootfs.diff_ids.slice(0, 2)).toEqual(mise.config.rootfs.diff_ids.slice(0, 2))
+    skopeoInspect(eOut)
+  })
+
+  it("the unpacked image has the venvs on the image's python, and the console script runs there", () => {
+    const rootfs = umociUnpack(tagged(path.join(work, "pipx-engine"), "t"), "t")
+    const at = (p: string) => path.join(rootfs, p)
+    expect(fs.readlinkSync(at(`${PIPX}/venvs/hellopy/bin/python3`))).toBe(`${PYTHON}/bin/python3.11`)
+    expect(fs.readlinkSync(at(`${PIPX}/shared/bin/python3`))).toBe(`${PYTHON}/bin/python3.11`)
+    expect(fs.readlinkSync(at(`${PIPX}/bin/hellopy`))).toBe("../venvs/hellopy/bin/hellopy")
+    expect(fs.readFileSync(at(`${PIPX}/venvs/hellopy/bin/hellopy`), "utf8").split("\n")[0]).toBe(`#!/${PIPX}/venvs/hellopy/bin/python`)
+    expect(fs.readFileSync(at(`${PIPX}/venvs/hellopy/pyvenv.cfg`), "utf8")).toBe(
+      `home = ${PYTHON}/bin\ninclude-system-site-packages = false\nversion = 3.11.2\nexecutable = ${PYTHON}/bin/python\n` +
+        `command = ${PYTHON}/bin/python -m venv /${PIPX}/venvs/hellopy\n`
+    )
+    expect(fs.readFileSync(at(`${PIPX}/shared/pyvenv.cfg`), "utf8")).toContain(`command = ${PYTHON}/bin/python -m venv /${PIPX}/shared\n`)
+    // Run it at its image path: the rootfs's /mise over a root of the host's system dirs (the python copy needs /usr's stdlib).
+    const root = fs.mkdtempSync(path.join(work, "chroot-"))
+    const binds = ["usr", "lib", "lib64", "bin", "etc"].filter((d) => fs.existsSync(`/${d}`) && !fs.lstatSync(`/${d}`).isSymbolicLink())
+    const links = ["lib", "lib64", "bin"].filter((d) => fs.existsSync(`/${d}`) && fs.lstatSync(`/${d}`).isSymbolicLink())
+    for (const d of [...binds, "mise"]) fs.mkdirSync(path.join(root, d))
+    for (const d of links) fs.symlinkSync(fs.readlinkSync(`/${d}`), path.join(root, d))
+    const script = [
+      ...binds.map((d) => `mount --bind /${d} ${root}/${d}`),
+      `mount --bind ${rootfs}/mise ${root}/mise`,
+      `exec chroot ${root} /${PIPX}/bin/hellopy`
+    ].join(" && ")
+    const run = spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } })
+    expect(run.stderr).toBe("")
+    expect(run.stdout).toBe("hello from hellopy 1.0.0\n")
   })
 })

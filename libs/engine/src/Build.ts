@@ -25,6 +25,7 @@ import type { ImagePlan } from "./ImagePlan"
 import { Paths } from "./Paths"
 import { createdTimestamp } from "./Synthesized"
 import { checkRequiredCommands } from "./Preflight"
+import { isPipxTool, isPythonTool } from "./PythonRelocation"
 import { toolsToInstall, toRequest } from "./Toolset"
 
 export interface BuildOptions {
@@ -197,7 +198,12 @@ export const prepareBuild = (opts: BuildOptions) =>
       reuse: opts.reuse ?? []
     }
     const toolNames = uniqueNames(requests.map((r) => r.short))
-    const tools = project.tools.map((spec, i) => toolTasks(setup, spec, requests[i]!, backends[i]!, toolNames[i]!))
+    const pythons = new Map(
+      requests.flatMap((r, i) => (isPythonTool(r) ? [[i, toolTasks(setup, project.tools[i]!, r, backends[i]!, toolNames[i]!)] as const] : []))
+    )
+    const tools = project.tools.map((spec, i) =>
+      pythons.get(i) ?? toolTasks(setup, spec, requests[i]!, backends[i]!, toolNames[i]!, isPipxTool(requests[i]!) ? [...pythons.values()] : [])
+    )
     const copyIds = uniqueNames(plan.copies.map((c) => `copy-layer:${c.image}`))
     const settings = ociSettings(project.settings)
     const base = plan.base !== undefined

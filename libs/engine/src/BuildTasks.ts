@@ -27,6 +27,7 @@ import { type AnyTask, type DepResult, depValue, type Json, JsonSchema, keyInput
 import { assembleImage, indexOf, type ImageLayer, type ImageTool, manifestOf, toolLayerAnnotations } from "./ImageAssembly"
 import type { CopySpec, ImagePlan, Owner } from "./ImagePlan"
 import { isInstalled } from "./Installer"
+import { isPythonTool, RELOCATION_VERSION, relocationKey } from "./PythonRelocation"
 import { findReusable, type RemoteLayer } from "./RemoteReuse"
 import { synthesizedMiseConfig } from "./Synthesized"
 import { describeTool, ensureInstalled, imageRootOf, localResolution, pinnedVersion, type Resolution, resolveTool } from "./Toolset"
@@ -34,8 +35,6 @@ import { describeTool, ensureInstalled, imageRootOf, localResolution, pinnedVers
 /** The engine's layer-format version: bumped whenever the same key inputs would give other layer bytes. */
 export const LAYER_FORMAT = "engine-layer/1"
 const COMPRESSION = { algorithm: "gzip", level: GZIP_LEVEL, memberSize: GZIP_MEMBER_SIZE } as const
-/** `dev.mise.layer.relocation`: symlinks and shebangs are rewritten from the host dir to the image dir. */
-const RELOCATION = 2
 /** A version answered by upstream (`latest`, a prefix with nothing installed) is asked again after this, like mise's remote versions cache. */
 const UPSTREAM_TTL_MS = 60 * 60 * 1000
 const ROOT: Owner = { uid: 0, gid: 0 }
@@ -215,30 +214,53 @@ export const installTasks = (setup: ToolSetup, spec: ToolSpec, request: ToolRequ
   return { spec, resolve, install }
 }
 
-/** resolve → install → tool-layer for one tool, `name` as for `installTasks`. */
-export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolRequest, backend: Backend, name: string): ToolTasks => {
+/** The toolset's pythons as a pipx layer relocates into them, from their resolve tasks' values. */
+const pythonInstalls = (plan: ImagePlan, pythons: ReadonlyArray<{ readonly short: string; readonly resolved: Resolved }>) =>
+  pythons.map(({ short, resolved }) => ({
+    version: resolved.version,
+    hostRoot: resolved.installDir,
+    imageRoot: imageRootOf(plan.mountPoint, { short, versionDir: resolved.versionDir })
+  }))
+
+/**
+ * resolve → install → tool-layer for one tool, `name` as for `installTasks`. A pipx tool's layer also waits for the
+ * toolset's pythons to resolve (`pythons`): its venvs are relocated into them, as mise does.
+ */
+export const toolTasks = (
+  setup: BuildSetup,
+  spec: ToolSpec,
+  request: ToolRequest,
+  backend: Backend,
+  name: string,
+  pythons: ReadonlyArray<ToolTasks> = []
+): ToolTasks => {
   const { plan, ctx, store } = setup
   const { resolve, install } = installTasks(setup, spec, request, backend, name)
-  const reusable = (r: Resolved) =>
+  const pythonDeps = Object.fromEntries(pythons.map((p) => [p.resolve.id, p.resolve] as const))
+  const pythonsOf = (values: Readonly<Record<string, DepResult<unknown>>>) =>
+    pythonInstalls(plan, pythons.map((p) => ({ short: p.spec.short, resolved: depValue(values, p.resolve.id, p.resolve) })))
+  const reusable = (r: Resolved, relocation: string) =>
     findReusable(setup.reuse, {
       short: request.short,
       version: r.version,
       prefix: imageRootOf(plan.mountPoint, resolvedTool(request, r)).slice(1),
       owner: `${plan.owner.uid}:${plan.owner.gid}`,
-      relocation: String(RELOCATION)
+      relocation
     })
   const layer = task({
     id: `tool-layer:${name}`,
     kind: "tool-layer",
     resource: "cpu",
     cacheable: true,
-    deps: { resolve, install },
+    deps: { ...pythonDeps, resolve, install },
     keyDeps: [],
     label: ({ resolve }) => at(request, resolve.value),
     output: Layer,
     blobs: blobsOf,
-    inputs: ({ resolve }) => {
-      const remote = reusable(resolve.value)
+    inputs: (values) => {
+      const { resolve } = values
+      const relocation = relocationKey(request, pythonsOf(values))
+      const remote = reusable(resolve.value, relocation)
       return fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }).pipe(
         Effect.map((tree) =>
           keyInputs("tool-layer", {
@@ -249,17 +271,19 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
             hostRoot: resolve.value.installDir,
             prefix: imageRootOf(plan.mountPoint, resolvedTool(request, resolve.value)),
             owner: plan.owner,
-            relocation: RELOCATION,
+            // The number 2 as before for all but pipx, whose key names the pythons it rewrites paths into.
+            relocation: relocation === RELOCATION_VERSION ? 2 : relocation,
             compression: COMPRESSION,
             ...(remote !== undefined ? { reused: remote.digest } : {})
           })
         )
       )
     },
-    run: ({ resolve }) =>
+    run: (values) =>
       Effect.gen(function*() {
-        const r = resolve.value
-        const remote = reusable(r)
+        const r = values.resolve.value
+        const pythons = pythonsOf(values)
+        const remote = reusable(r, relocationKey(request, pythons))
         if (remote !== undefined) {
           ctx.log(`reusing ${request.short}@${r.version} layer from the cache image (unchanged)`)
           const reused: Layer = { digest: remote.digest, diffId: remote.diffId, size: remote.size, warnings: [], reused: true }
@@ -269,7 +293,7 @@ export const toolTasks = (setup: BuildSetup, spec: ToolSpec, request: ToolReques
         const { entries, warnings } = yield* treeEntries({
           root: r.installDir,
           prefix: imageRoot.slice(1),
-          relocation: { hostRoot: r.installDir, imageRoot }
+          relocation: { hostRoot: r.installDir, imageRoot, ...(pythons.length > 0 ? { pythons } : {}) }
         })
         const blob = yield* storeLayer(store, entries, plan.owner)
         return { ...blob, warnings }
@@ -433,12 +457,14 @@ export const layoutTask = (
         execEnv: installed.execEnv
       }
     })
+    const pythonTools = imageTools.filter((_, i) => isPythonTool(tools[i]!.spec))
     const layers = parts.map((p): ImageLayer => {
       const blob = depValue(values, p.task.id, p.task)
       switch (p.kind) {
         case "tool": {
           const tool = imageTools[tools.indexOf(p.tool)]
-          return { blob, ...(tool !== undefined ? { annotations: toolLayerAnnotations(plan, tool) } : {}) }
+          const relocation = relocationKey(p.tool.spec, pythonInstalls(plan, pythonTools))
+          return { blob, ...(tool !== undefined ? { annotations: toolLayerAnnotations(plan, tool, relocation) } : {}) }
         }
         case "copy":
           return { blob, annotations: { "dev.mise.copy": p.image } }

@@ -57,13 +57,17 @@ export interface AssembledImage {
 export const BASE_NAME = "org.opencontainers.image.base.name"
 export const BASE_DIGEST = "org.opencontainers.image.base.digest"
 
-/** Annotations of a tool layer, as mise writes them. */
-export const toolLayerAnnotations = (plan: ImagePlan, tool: { readonly short: string; readonly version: string; readonly imageRoot: string }) => ({
+/** Annotations of a tool layer, as mise writes them (`relocation`: `2`, or `2:python=<fingerprint>` for pipx). */
+export const toolLayerAnnotations = (
+  plan: ImagePlan,
+  tool: { readonly short: string; readonly version: string; readonly imageRoot: string },
+  relocation = "2"
+) => ({
   "dev.mise.tool.short": tool.short,
   "dev.mise.tool.version": tool.version,
   "dev.mise.layer.prefix": tool.imageRoot.slice(1),
   "dev.mise.layer.owner": `${plan.owner.uid}:${plan.owner.gid}`,
-  "dev.mise.layer.relocation": "2"
+  "dev.mise.layer.relocation": relocation
 })
 
 /**

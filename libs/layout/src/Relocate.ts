@@ -8,11 +8,29 @@ const DOT = 0x2e
 const SLASH_BUF = Buffer.from("/")
 const PARENT = Buffer.from("../")
 
+/** A python install of the toolset (mise's core `python`), which a pipx venv may link to. */
+export interface PythonInstall {
+  readonly version: string
+  readonly hostRoot: string
+  readonly imageRoot: string
+}
+
 /** Host → image path mapping applied to `#!` lines and to absolute symlinks that leave the walked tree. */
 export interface Relocation {
   readonly hostRoot: string
   readonly imageRoot: string
+  /**
+   * pipx layers only: the toolset's pythons. Their dirs are relocated like the tool's own, a venv's `python*` link
+   * to another python goes to the compatible one's `bin/python`, and `pyvenv.cfg` names it (mise's relocation 2).
+   */
+  readonly pythons?: ReadonlyArray<PythonInstall>
 }
+
+/** The host → image pairs of a relocation, in the order mise tries them: the tool's own dir, then the pythons'. */
+export const relocationPaths = (r: Relocation): ReadonlyArray<{ readonly hostRoot: string; readonly imageRoot: string }> => [
+  { hostRoot: r.hostRoot, imageRoot: r.imageRoot },
+  ...(r.pythons ?? []).map((p) => ({ hostRoot: p.hostRoot, imageRoot: p.imageRoot }))
+]
 
 interface Component {
   readonly start: number
@@ -81,7 +99,8 @@ export interface RebaseInput {
   readonly canonicalRoot: Buffer
   /** realpath(target) when it resolves; mise compares it (else the literal target) with the canonical root first. */
   readonly canonicalTarget?: Buffer
-  readonly relocation?: LinkRelocation
+  /** The tool's own dir first, then (pipx) the pythons'. */
+  readonly relocation?: ReadonlyArray<LinkRelocation>
 }
 
 /**
@@ -100,8 +119,7 @@ export const rebaseSymlinkTarget = (input: RebaseInput): { readonly target: Buff
     // mise fails the build on a link to the tree's own root from its top level ("link target is empty"); "." is what it means.
     return { target: rel.length > 0 ? rel : Buffer.from("."), outside: false }
   }
-  const reloc = input.relocation
-  if (reloc !== undefined) {
+  for (const reloc of input.relocation ?? []) {
     const rest = stripPathPrefix(resolved, reloc.canonicalHostRoot) ?? stripPathPrefix(target, reloc.hostRoot)
     if (rest !== undefined) {
       return { target: rest.length > 0 ? Buffer.concat([reloc.imageRoot, SLASH_BUF, rest]) : reloc.imageRoot, outside: false }
@@ -121,6 +139,82 @@ export const relocateShebang = (
   relocation: Relocation
 ): { readonly original: Uint8Array; readonly data: Uint8Array } | undefined => {
   const text = decoder.decode(firstLine.subarray(0, firstLine.length - 1))
-  if (!text.includes(relocation.hostRoot)) return undefined
-  return { original: firstLine, data: new TextEncoder().encode(`${text.split(relocation.hostRoot).join(relocation.imageRoot)}\n`) }
+  let line = text
+  for (const { hostRoot, imageRoot } of relocationPaths(relocation)) line = line.split(hostRoot).join(imageRoot)
+  if (line === text) return undefined
+  return { original: firstLine, data: new TextEncoder().encode(`${line}\n`) }
+}
+
+/** The names mise treats as a venv's interpreter link: `python`, `python3`, `python3.<digits>`. */
+export const isPythonInterpreterLink = (name: string): boolean => name === "python" || name === "python3" || /^python3\.\d*$/.test(name)
+
+/** `version` (or `version_info`) of a pyvenv.cfg, as mise reads it: the first such `key = value` line, trimmed. */
+export const pyvenvVersion = (cfg: string): string | undefined => {
+  for (const raw of cfg.split("\n")) {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
+    const eq = line.indexOf("=")
+    if (eq < 0) continue
+    const key = line.slice(0, eq).trim()
+    if (key === "version" || key === "version_info") return line.slice(eq + 1).trim()
+  }
+  return undefined
+}
+
+const DIGITS = /^\d*$/
+
+/** The only python of the toolset a venv made with `version` can use: the exact one, else the one of that release, else of that minor. */
+export const compatiblePython = (version: string, pythons: ReadonlyArray<PythonInstall>): PythonInstall | undefined => {
+  const exact = pythons.find((p) => p.version === version)
+  if (exact !== undefined) return exact
+  const only = (key: (v: string) => string | undefined) => {
+    const wanted = key(version)
+    if (wanted === undefined) return undefined
+    const matches = pythons.filter((p) => key(p.version) === wanted)
+    return matches.length === 1 ? matches[0] : undefined
+  }
+  // Rust's `str::split('.')`: parts may be empty, and an empty part counts as all digits.
+  const release = (v: string) => {
+    const parts = v.split(".")
+    return parts.length >= 3 && parts.slice(0, 3).every((p) => DIGITS.test(p)) ? parts.slice(0, 3).join(".") : undefined
+  }
+  const minor = (v: string) => {
+    const parts = v.split(".")
+    return parts.length >= 2 && parts.slice(0, 2).every((p) => DIGITS.test(p)) ? parts.slice(0, 2).join(".") : undefined
+  }
+  if (release(version) !== undefined) {
+    const found = only(release)
+    if (found !== undefined) return found
+  }
+  return only(minor)
+}
+
+/**
+ * A venv's pyvenv.cfg pointed at the toolset's python in the image: `home`, `executable` and (when the venv's image
+ * dir is known) `command` lines are replaced, every line loses a trailing `\r`; undefined when nothing changes.
+ */
+export const relocatePyvenv = (cfg: string, python: PythonInstall, venvImage: string | undefined): string | undefined => {
+  let changed = false
+  let out = ""
+  for (const piece of cfg.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
+    const newline = piece.endsWith("\n") ? "\n" : ""
+    let line = newline === "" ? piece : piece.slice(0, -1)
+    line = line.replace(/\r+$/, "")
+    const eq = line.indexOf("=")
+    const key = eq < 0 ? undefined : line.slice(0, eq).trim()
+    const replacement = key === "home"
+      ? `home = ${python.imageRoot}/bin`
+      : key === "executable"
+      ? `executable = ${python.imageRoot}/bin/python`
+      : key === "command" && venvImage !== undefined
+      ? `command = ${python.imageRoot}/bin/python -m venv ${venvImage}`
+      : undefined
+    if (replacement !== undefined) {
+      changed ||= replacement !== line
+      out += replacement
+    } else {
+      out += line
+    }
+    out += newline
+  }
+  return changed ? out : undefined
 }

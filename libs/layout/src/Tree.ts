@@ -1,10 +1,23 @@
 import { Effect } from "effect"
 import type { Stats } from "node:fs"
 import { constants as fsConstants } from "node:fs"
-import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises"
+import { lstat, open, readdir, readFile, readlink, realpath, stat } from "node:fs/promises"
+import * as NodePath from "node:path"
 import { asLayoutError, ioError, LayoutError } from "./Errors"
 import type { FileSource, LayerEntry, Owner } from "./LayerEntry"
-import { type LinkRelocation, rebaseSymlinkTarget, type Relocation, relocateShebang } from "./Relocate"
+import {
+  compatiblePython,
+  isPythonInterpreterLink,
+  type LinkRelocation,
+  type PythonInstall,
+  pyvenvVersion,
+  rebaseSymlinkTarget,
+  type Relocation,
+  relocatePyvenv,
+  relocateShebang,
+  relocationPaths,
+  stripPathPrefix
+} from "./Relocate"
 
 export interface TreeOptions {
   /** Host directory to walk (a tool's install dir); a file or symlink here becomes one entry named `prefix`. */
@@ -92,7 +105,10 @@ interface Walk {
   readonly root: Buffer
   readonly canonicalRoot: Buffer
   readonly relocation?: Relocation
-  readonly linkRelocation?: LinkRelocation
+  readonly linkRelocation?: ReadonlyArray<LinkRelocation>
+  readonly pythons: ReadonlyArray<PythonInstall>
+  /** The python version of the venv a dir is in (its nearest pyvenv.cfg), looked up once per dir. */
+  readonly venvVersions: Map<string, Promise<string | undefined>>
   readonly owner?: Owner
   readonly entries: Array<LayerEntry>
   readonly warnings: Array<string>
@@ -105,6 +121,52 @@ interface Described {
   readonly entry?: LayerEntry
   readonly recurse?: true
   readonly warning?: string
+}
+
+const isFile = (p: string) => stat(p).then((st) => st.isFile(), () => false)
+
+/** mise's `pyvenv_version`: the version in the nearest pyvenv.cfg at or above `path`, up to `/`. */
+const venvVersion = (walk: Walk, path: string): Promise<string | undefined> => {
+  const known = walk.venvVersions.get(path)
+  if (known !== undefined) return known
+  const parent = NodePath.dirname(path)
+  const cfg = NodePath.join(path, "pyvenv.cfg")
+  const found = isFile(cfg).then((here) =>
+    here
+      ? readFile(cfg, "utf8").then(pyvenvVersion, () => undefined)
+      : parent === path
+      ? undefined
+      : venvVersion(walk, parent)
+  )
+  walk.venvVersions.set(path, found)
+  return found
+}
+
+/** The toolset python a venv file or link belongs with, if exactly one fits (pipx layers only). */
+const venvPython = async (walk: Walk, path: string): Promise<PythonInstall | undefined> => {
+  if (walk.pythons.length === 0) return undefined
+  const version = await venvVersion(walk, path)
+  return version === undefined ? undefined : compatiblePython(version, walk.pythons)
+}
+
+/** A venv's pyvenv.cfg naming the compatible toolset python's image paths; undefined when it stays as it is. */
+const relocatedPyvenv = async (walk: Walk, path: string): Promise<Uint8Array | undefined> => {
+  const python = await venvPython(walk, path)
+  if (python === undefined) return undefined
+  const text = await readFile(path, "utf8").catch(fail("read", Buffer.from(path)))
+  const relocated = relocatePyvenv(text, python, await imagePathOf(walk, NodePath.dirname(path)))
+  return relocated === undefined ? undefined : new TextEncoder().encode(relocated)
+}
+
+/** mise's `relocate_absolute_path` for a dir: its real path under one of the relocation's host dirs, in the image. */
+const imagePathOf = async (walk: Walk, dir: string): Promise<string | undefined> => {
+  const canonical = await realpath(dir, { encoding: "buffer" }).catch(() => Buffer.from(dir))
+  for (const reloc of walk.linkRelocation ?? []) {
+    const rest = stripPathPrefix(canonical, reloc.canonicalHostRoot)
+    // Rust's `Path::join("")` leaves a trailing separator.
+    if (rest !== undefined) return `${reloc.imageRoot.toString()}/${rest.toString()}`
+  }
+  return undefined
 }
 
 /** lstat plus the link target or relocated head of one child; siblings are described in parallel. */
@@ -122,6 +184,12 @@ const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number)
       ...(canonicalTarget !== undefined ? { canonicalTarget } : {}),
       ...(walk.linkRelocation !== undefined ? { relocation: walk.linkRelocation } : {})
     })
+    const python = outside && isPythonInterpreterLink(NodePath.basename(abs.toString()))
+      ? await venvPython(walk, abs.toString())
+      : undefined
+    if (python !== undefined) {
+      return { entry: { kind: "symlink", path: tarPath, target: Buffer.from(`${python.imageRoot}/bin/python`), ...ownerOf(walk.owner) } }
+    }
     const entry: LayerEntry = { kind: "symlink", path: tarPath, target, ...ownerOf(walk.owner) }
     return outside
       ? {
@@ -135,7 +203,11 @@ const describe = async (walk: Walk, abs: Buffer, tarPath: Buffer, depth: number)
     const mode = fileMode(st)
     let source: FileSource = { type: "path", path: abs }
     let size = st.size
-    if (walk.relocation !== undefined && mode === 0o755 && st.size > 2) {
+    if (walk.relocation !== undefined && NodePath.basename(abs.toString()) === "pyvenv.cfg") {
+      const pyvenv = await relocatedPyvenv(walk, abs.toString())
+      if (pyvenv !== undefined) source = { type: "bytes", data: pyvenv }
+      if (pyvenv !== undefined) size = pyvenv.length
+    } else if (walk.relocation !== undefined && mode === 0o755 && st.size > 2) {
       const line = await readShebangLine(abs).catch(fail("read", abs))
       const head = line !== undefined ? relocateShebang(line, walk.relocation) : undefined
       if (head !== undefined) {
@@ -198,17 +270,17 @@ const treeEntriesAsync = async (opts: TreeOptions): Promise<TreeResult> => {
     canonicalRoot,
     entries: [],
     warnings: [],
+    pythons: reloc?.pythons ?? [],
+    venvVersions: new Map(),
     ...(opts.owner !== undefined ? { owner: opts.owner } : {}),
     ...(reloc !== undefined
       ? {
         relocation: reloc,
-        linkRelocation: {
-          hostRoot: Buffer.from(trimTrailingSlashes(reloc.hostRoot)),
-          canonicalHostRoot: await realpath(reloc.hostRoot, { encoding: "buffer" }).catch(() =>
-            Buffer.from(trimTrailingSlashes(reloc.hostRoot))
-          ),
-          imageRoot: Buffer.from(trimTrailingSlashes(reloc.imageRoot))
-        }
+        linkRelocation: await Promise.all(relocationPaths(reloc).map(async (r) => ({
+          hostRoot: Buffer.from(trimTrailingSlashes(r.hostRoot)),
+          canonicalHostRoot: await realpath(r.hostRoot, { encoding: "buffer" }).catch(() => Buffer.from(trimTrailingSlashes(r.hostRoot))),
+          imageRoot: Buffer.from(trimTrailingSlashes(r.imageRoot))
+        })))
       }
       : {})
   }

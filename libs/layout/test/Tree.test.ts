@@ -193,7 +193,7 @@ describe("symlinks", () => {
     expect(rebaseSymlinkTarget({ ...base, target: b("/link/t/out/env"), canonicalTarget: b("/usr/bin/env") }).target.toString()).toBe("../out/env")
     expect(rebaseSymlinkTarget({ ...base, target: b("/real/t/env"), canonicalTarget: b("/usr/bin/env") })).toEqual({ target: b("/real/t/env"), outside: true })
     const relocation = { hostRoot: b("/data/installs"), canonicalHostRoot: b("/data/installs"), imageRoot: b("/mise/installs") }
-    expect(rebaseSymlinkTarget({ ...base, relocation, target: b("/data/installs/other/1/bin/x") }).target.toString()).toBe(
+    expect(rebaseSymlinkTarget({ ...base, relocation: [relocation], target: b("/data/installs/other/1/bin/x") }).target.toString()).toBe(
       "/mise/installs/other/1/bin/x"
     )
   })

@@ -93,7 +93,8 @@ export type TaskKeyInputs = {
     readonly hostRoot: string
     readonly prefix: string
     readonly owner: Owner
-    readonly relocation: number
+    /** 2, or for pipx mise's `2:python=<fingerprint>` naming the pythons its venvs are relocated into. */
+    readonly relocation: number | string
     readonly compression: Compression
     /** Push only: the digest of the previous image's layer with the same mise reuse key, referenced instead of built. */
     readonly reused?: string
