@@ -18,6 +18,9 @@ const RunRecordSchema = Schema.Struct({
 })
 export type RunRecord = typeof RunRecordSchema.Type
 
+/** The part of a run record that says whose it is and for which key (a Struct ignores the other fields). */
+const RunIds = Schema.Struct({ taskId: Schema.String, key: Schema.String })
+
 export interface ActionCacheOptions {
   /** Hash every referenced blob on lookup instead of checking its size (`--verify`). */
   readonly verify?: boolean
@@ -108,6 +111,9 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
 
   const saveRun: TaskCache["saveRun"] = (taskId, structure, key) =>
     Effect.gen(function*() {
+      // Every hit lands here: decoding just the ids (not the key structure) settles the usual "unchanged".
+      const ids = yield* store.readDocument("runs", runName(taskId), RunIds)
+      if (ids._tag === "Found" && ids.value.taskId === taskId && ids.value.key === key) return
       const previous = yield* lastRunRecord(taskId)
       // Warm builds rewrite nothing: the record only changes when the key does.
       if (Option.isSome(previous) && previous.value.key === key) return

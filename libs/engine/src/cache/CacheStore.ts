@@ -1,8 +1,8 @@
 import { writeFileAtomic as writeLayoutFileAtomic } from "@engine/layout"
 import { Data, Effect, Either, ParseResult, Schema, type Scope } from "effect"
 import { createHash, randomUUID } from "node:crypto"
-import { constants as fsConstants } from "node:fs"
-import { copyFile, link, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises"
+import { constants as fsConstants, readFileSync, statSync, utimesSync } from "node:fs"
+import { copyFile, link, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import type { BlobRef } from "../graph/TaskGraph"
 import { canonicalJson, isTaskKey, type Json, JsonSchema, sha256Hex } from "../graph/TaskKey"
@@ -252,14 +252,18 @@ const listFiles = async (dir: string): Promise<ReadonlyArray<FileInfo>> => {
   return infos.filter((i): i is FileInfo => i !== undefined)
 }
 
-const readDocumentFile = async <A, I>(path: string, schema: Schema.Schema<A, I>): Promise<DocumentRead<A>> => {
-  const text = await readFile(path, "utf8").then(
-    (t): Either.Either<string, DocumentRead<A>> => Either.right(t),
-    (cause: unknown): Either.Either<string, DocumentRead<A>> =>
-      Either.left(isMissing(cause) ? { _tag: "Absent", path } : { _tag: "Unreadable", path, detail: String(cause) })
-  )
-  if (Either.isLeft(text)) return text.left
-  return Either.match(decodeDocument(text.right, schema), {
+/**
+ * Documents are small and a warm build reads several per tool: one synchronous read costs a fraction of
+ * readFile's four thread-pool round trips (open, fstat, read, close).
+ */
+const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): DocumentRead<A> => {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch (cause) {
+    return isMissing(cause) ? { _tag: "Absent", path } : { _tag: "Unreadable", path, detail: String(cause) }
+  }
+  return Either.match(decodeDocument(text, schema), {
     onLeft: (detail): DocumentRead<A> => ({ _tag: "Corrupt", path, detail }),
     onRight: (value): DocumentRead<A> => ({ _tag: "Found", value, path })
   })
@@ -293,7 +297,8 @@ const makeStore = (root: string): CacheStore => {
     if (!isDigest(ref.digest)) return Effect.succeed({ _tag: "Missing", path: ref.digest })
     const path = blobPath(ref.digest)
     return Effect.promise(async (): Promise<BlobCheck> => {
-      const info = await stat(path).catch(() => undefined)
+      // A hit checks every blob it references: one stat syscall, not a thread-pool round trip.
+      const info = statSync(path, { throwIfNoEntry: false })
       if (info === undefined || !info.isFile()) return { _tag: "Missing", path }
       if (info.size !== ref.size) return { _tag: "Damaged", path, detail: `size ${info.size}, expected ${ref.size}` }
       if (options?.verify !== true) return { _tag: "Ok" }
@@ -411,7 +416,7 @@ const makeStore = (root: string): CacheStore => {
     })
 
   const readAt = <A, I>(path: string, schema: Schema.Schema<A, I>): Effect.Effect<DocumentRead<A>> =>
-    Effect.promise(() => readDocumentFile(path, schema))
+    Effect.sync(() => readDocumentFile(path, schema))
 
   const writeAt = <A, I extends Json>(path: string, schema: Schema.Schema<A, I>, value: A) =>
     Either.match(encodeDocument(schema, value), {
@@ -422,15 +427,15 @@ const makeStore = (root: string): CacheStore => {
   const documentPath = (dir: DocumentDir, name: string) => join(root, dir, `${name}.json`)
 
   /** A record whose file name and content disagree on the key is as useless as a damaged one. */
-  const readRecordFile = async (key: string): Promise<DocumentRead<ActionRecord>> => {
+  const readRecordFile = (key: string): DocumentRead<ActionRecord> => {
     if (!isTaskKey(key)) return { _tag: "Corrupt", path: key, detail: "not a task key" }
-    const read = await readDocumentFile(recordPath(key), ActionRecordSchema)
+    const read = readDocumentFile(recordPath(key), ActionRecordSchema)
     return read._tag === "Found" && read.value.key !== key
       ? { _tag: "Corrupt", path: read.path, detail: `holds the record of key ${read.value.key}` }
       : read
   }
 
-  const readRecord: CacheStore["readRecord"] = (key) => Effect.promise(() => readRecordFile(key))
+  const readRecord: CacheStore["readRecord"] = (key) => Effect.sync(() => readRecordFile(key))
 
   const writeRecord: CacheStore["writeRecord"] = (record) =>
     Effect.flatMap(guardKey(record.key), (key) => writeAt(recordPath(key), ActionRecordSchema, record))
@@ -438,7 +443,7 @@ const makeStore = (root: string): CacheStore => {
   const touchRecord: CacheStore["touchRecord"] = (key) =>
     Effect.flatMap(guardKey(key), (key) => {
       const now = new Date()
-      return attempt("mark as used", recordPath(key), () => utimes(recordPath(key), now, now))
+      return Effect.try({ try: () => utimesSync(recordPath(key), now, now), catch: ioError("mark as used", recordPath(key)) })
     })
 
   const removeRecord: CacheStore["removeRecord"] = (key) =>
@@ -455,7 +460,7 @@ const makeStore = (root: string): CacheStore => {
     const records = await Promise.all(
       recordFiles.map(async (file) => {
         const key = file.name.slice(0, -".json".length)
-        const read = await readRecordFile(key)
+        const read = readRecordFile(key)
         return { file, key, record: read._tag === "Found" ? read.value : undefined }
       })
     )
