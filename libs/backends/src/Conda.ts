@@ -1,7 +1,9 @@
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import { createHash } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as os from "node:os"
 import * as NodePath from "node:path"
+import { decompressFile } from "./Archive"
 import type { Backend, BackendContext, BackendError, ResolvedTool, ToolRequest } from "./Backend"
 import { fail, fsStep, installing, label, makeUpstream, memo, setting, withSlash } from "./core/CoreTool"
 import type { Checksum, DownloaderShape } from "./Downloader"
@@ -62,6 +64,8 @@ export const virtualPackages = (ctx: BackendContext): ReadonlyArray<VirtualPacka
   ]
   return detected.flatMap(([name, found, build]) => {
     const override = ctx.env[`CONDA_OVERRIDE_${name.slice(2).toUpperCase()}`]
+    // archspec's override names the microarchitecture, its build string; the others override the version.
+    if (name === "__archspec") return override === "" ? [] : [{ name, version: "1", build: override ?? build }]
     const version = override !== undefined ? override : found
     return version === undefined || version === "" ? [] : [{ name, version, build }]
   })
@@ -88,6 +92,29 @@ export const makeCondaBackend = (downloader: DownloaderShape): Backend => {
       : Effect.succeed(subdir)
   }
 
+  /**
+   * A subdir's repodata: `repodata.json.zst` first (a fraction of the size; rattler asks for it first too), else
+   * `repodata.json`; undefined when the channel has neither.
+   */
+  const repodataAt = (tool: ToolRequest, url: string, hint: string, ctx: BackendContext) =>
+    Effect.gen(function*() {
+      const scratch = NodePath.join(ctx.downloadDir, "conda-repodata", createHash("sha256").update(url).digest("hex").slice(0, 16))
+      const compressed = yield* downloader.download({ url: `${url}.zst`, dest: `${scratch}.json.zst` }).pipe(
+        Effect.as(true),
+        Effect.catchIf((e) => e._tag === "DownloadError" && (e.status === 404 || e.status === 410), () => Effect.succeed(false)),
+        Effect.mapError((e) => fail(tool, `${e.message} (${hint})`, e))
+      )
+      if (!compressed) return yield* upstream.optionalJson(tool, url, RepoData, hint)
+      const text = yield* decompressFile(`${scratch}.json.zst`, "zst", `${scratch}.json`).pipe(
+        Effect.flatMap(() => Effect.promise(() => fsp.readFile(`${scratch}.json`, "utf8"))),
+        Effect.mapError((e) => fail(tool, `${url}.zst cannot be read: ${e.message}`, e)),
+        Effect.ensuring(Effect.promise(() => Promise.all([fsp.rm(`${scratch}.json.zst`, { force: true }), fsp.rm(`${scratch}.json`, { force: true })])))
+      )
+      return yield* Schema.decodeUnknown(Schema.parseJson(RepoData))(text).pipe(
+        Effect.mapError((e) => fail(tool, `${url}.zst is not a conda repodata.json (${hint}): ${e.message.split("\n").slice(0, 4).join(" ")}`, e))
+      )
+    })
+
   const channelDescription = (url: string, subdir: string) => `channel ${url} (${subdir}, noarch)`
 
   /** The channel's packages for the platform and noarch, fetched once per build. */
@@ -99,7 +126,7 @@ export const makeCondaBackend = (downloader: DownloaderShape): Backend => {
         const listings: Array<SubdirData> = []
         for (const dir of [subdir, "noarch"]) {
           const url = `${channel.url}${dir}/repodata.json`
-          const repodata = yield* upstream.optionalJson(tool, url, RepoData, channel.hint)
+          const repodata = yield* repodataAt(tool, url, channel.hint, ctx)
           if (repodata === undefined) continue
           const base = repodata.info?.base_url
           listings.push({ subdir: dir, repodata, baseUrl: withSlash(base !== undefined ? new URL(base, url).href : `${channel.url}${dir}/`) })

@@ -4,6 +4,7 @@ import {
   condaChannelUrl,
   condaLauncherScript,
   condaReplacePrefix,
+  condaVirtualPackages,
   Downloader,
   layerDownloader,
   makeCondaBackend,
@@ -37,6 +38,12 @@ beforeAll(async () => {
   const channel = path.join(root, "channel")
   await writeChannel(channel, packages, root)
   serveChannel(server, "/channel", channel)
+  // The same channel with linux-64's listing only as repodata.json.zst, as large channels publish it.
+  serveChannel(server, "/zchannel", channel)
+  const listing = fs.readFileSync(path.join(channel, "linux-64", "repodata.json"))
+  server.route("/zchannel/linux-64/repodata.json", (_req, res) => res.writeHead(500).end("use the .zst"))
+  server.route("/zchannel/linux-64/repodata.json.zst", execFileSync("zstd", ["-q", "-c"], { input: listing, maxBuffer: 64 << 20 }))
+  server.route("/badzst/linux-64/repodata.json.zst", "not zstd")
 })
 afterAll(async () => {
   await runtime.dispose()
@@ -148,6 +155,17 @@ describe("conda channels", () => {
     expect(server.hits("/channel/noarch/repodata.json")).toBeGreaterThan(0)
   })
 
+  it("reads repodata.json.zst when the channel has it, and falls back to repodata.json", async () => {
+    const context = testContext(root, { settings: { "conda.channel": `${server.url}/zchannel` } })
+    expect(await runtime.runPromise(backend.listVersions(request("hello-conda"), context))).toEqual(["1.0.0", "1.1.0", "2.0.0rc1"])
+    expect(server.hits("/zchannel/linux-64/repodata.json.zst")).toBe(1)
+    expect(server.hits("/zchannel/linux-64/repodata.json")).toBe(0)
+    expect(server.hits("/zchannel/noarch/repodata.json")).toBe(1)
+    const broken = testContext(root, { settings: { "conda.channel": `${server.url}/badzst` } })
+    const e = await runtime.runPromise(Effect.flip(backend.listVersions(request("x"), broken)))
+    expect(e.message).toMatch(new RegExp(`^conda:x@latest: ${server.url}/badzst/linux-64/repodata\\.json\\.zst cannot be read: .*cannot extract: `))
+  })
+
   it("resolves latest to the newest stable version", async () => {
     expect(await Effect.runPromise(resolveFromList("latest", await listVersions("hello-conda")))).toBe("1.1.0")
     expect(await Effect.runPromise(resolveFromList("1.0", await listVersions("hello-conda")))).toBe("1.0.0")
@@ -167,6 +185,19 @@ describe("conda channels", () => {
       `conda:x@latest: ${server.url}/nothing/ is not a conda channel: neither linux-64/repodata.json nor noarch/repodata.json exists there ` +
         "(the channel is set by conda.channel (MISE_CONDA_CHANNEL), default conda-forge)"
     )
+  })
+})
+
+describe("conda virtual packages", () => {
+  it("describes the build machine, with conda's CONDA_OVERRIDE_* variables", () => {
+    const names = (env: Record<string, string>) =>
+      condaVirtualPackages(testContext(root, { env })).map((v) => `${v.name} ${v.version} ${v.build}`)
+    const detected = names({})
+    expect(detected[0]).toBe("__unix 0 0")
+    expect(detected.find((v) => v.startsWith("__glibc "))).toMatch(/^__glibc \d+\.\d+ 0$/)
+    expect(detected.some((v) => v.startsWith("__cuda"))).toBe(false)
+    const overridden = names({ CONDA_OVERRIDE_GLIBC: "", CONDA_OVERRIDE_CUDA: "12.4", CONDA_OVERRIDE_ARCHSPEC: "haswell", CONDA_OVERRIDE_LINUX: "5.10" })
+    expect(overridden).toEqual(["__unix 0 0", "__linux 5.10 0", "__archspec 1 haswell", "__cuda 12.4 0"])
   })
 })
 
