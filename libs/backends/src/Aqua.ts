@@ -209,6 +209,9 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
       let fileUrl: string
       if (config.type === "http") {
         fileUrl = yield* orFail(tool, "cannot fill in the registry's checksum url", render(pkg, config.url ?? "", v, target, extra, replacements))
+        if (!/^https?:\/\//i.test(fileUrl) || !URL.canParse(fileUrl)) {
+          return yield* fail(tool, `the aqua registry's checksum url gives "${fileUrl}", which is not an http(s) URL`)
+        }
       } else {
         const rel = release ?? Option.getOrUndefined(yield* client.byTag(githubForge, repoTool(tool, pkg), [v], ctx))
         if (rel === undefined) return yield* fail(tool, `GitHub has no release tagged ${v} in ${pkg.repo_owner}/${pkg.repo_name} to read the checksum file from`)
@@ -237,7 +240,8 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
     const apiUrl = apiUrlOf(githubForge, tool)
     const token = githubForge.tokenVars(apiUrl).map((v) => ctx.env[v]?.trim()).find((v) => v !== undefined && v !== "")
     const authorization = githubForge.headers(token)["authorization"]
-    return authorization !== undefined && new URL(url).host === new URL(apiUrl).host ? { authorization } : {}
+    const host = (u: string) => (URL.canParse(u) ? new URL(u).host : undefined)
+    return authorization !== undefined && host(url) !== undefined && host(url) === host(apiUrl) ? { authorization } : {}
   }
 
   /** github.com's web host for archives and raw files, or the Enterprise host `api_url` belongs to. */
@@ -305,6 +309,9 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
         fileName = asset.name
       } else if (type === "http") {
         url = yield* orFail(request, "cannot fill in the registry's url template", assetUrl(pkg, v, target))
+        if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) {
+          return yield* fail(request, `the aqua registry's url for ${found.id} gives "${url}", which is not an http(s) URL`)
+        }
         fileName = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "")
       } else if (type === "github_archive") {
         url = `${webBase(request) ?? "https://github.com"}/${repo}/archive/refs/tags/${v}.tar.gz`
