@@ -151,7 +151,7 @@ const makeRepository = () => {
 }
 
 /**
- * A stand-in `swift` that appends each argv to `swift-calls`, prints the checkout's dump-package.json, "builds" a
+ * A stand-in `swift` that appends each argv to `swift-calls` (its env to `swift-env`), prints the checkout's dump-package.json, "builds" a
  * product by copying its `Sources/<product>/main.sh` into `<scratch>/x86_64-unknown-linux-gnu/release` with a
  * resource bundle beside it, and answers `--show-bin-path` with that dir.
  */
@@ -160,6 +160,7 @@ const writeSwift = (dir: string) =>
     path.join(dir, "swift"),
     `#!/bin/sh
 echo "$*" >> "${root}/swift-calls"
+env | sort > "${root}/swift-env"
 cmd="$1"; product=""; scratch=""; pkg=""; show=""
 while [ $# -gt 0 ]; do
   case "$1" in --product) product="$2"; shift ;; --scratch-path) scratch="$2"; shift ;; --package-path) pkg="$2"; shift ;; --show-bin-path) show=1 ;; esac
@@ -442,6 +443,9 @@ describe("spm backend: source builds (git clone + a stand-in swift)", () => {
       `build --configuration release --product helper ${paths("1.3.0")}`,
       `build --configuration release --product helper ${paths("1.3.0")} --show-bin-path`
     ])
+    // The shell adds PWD; the rest is the build's env as it is.
+    const env = fs.readFileSync(path.join(root, "swift-env"), "utf8").trimEnd().split("\n").filter((l) => !l.startsWith("PWD="))
+    expect(env).toEqual(Object.entries(spmContext({ swift: true }).env).map(([k, v]) => `${k}=${v}`).sort())
     expect(r.tree).toEqual([
       "d bin",
       "f bin/hello 755",
