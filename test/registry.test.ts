@@ -245,6 +245,49 @@ describe("engine push", () => {
     expect(again.stderr).toContain("reusing http:hello@1.0.0 layer from the cache image (unchanged)")
   })
 
+  it("push is a task after the layout: a recorded push of the same manifest asks one HEAD of the tag and nothing about blobs", async () => {
+    const dest = `${proxy.host}/apps/recorded:v1`
+    const first = await engine(["push", dest, "--from", "scratch", "--no-mise"], { cwd: dir, env: env() })
+    expect(first.code, first.stderr).toBe(0)
+    const digest = /^pushed (sha256:[0-9a-f]{64})/.exec(first.stdout)?.[1]
+    expect(first.stdout).toMatch(/\(3 blob\(s\) uploaded, 0 already present\)/)
+
+    const before = proxy.log.length
+    const again = await engine(["push", dest, "--from", "scratch", "--no-mise", "--json"], { cwd: dir, env: env() })
+    expect(again.code, again.stderr).toBe(0)
+    const result = JSON.parse(again.stdout) as { manifestDigest: string; uploaded: number; present: number }
+    expect(result).toMatchObject({ manifestDigest: digest, uploaded: 0, present: 3 })
+    const asked = proxy.log.slice(before).map((q) => `${q.method} ${q.path.replace(/\?.*$/, "")}`)
+    // Remote reuse reads the image at the tag; the push itself only checks the tag still holds its manifest.
+    expect(asked.filter((q) => q.includes("/blobs/") && !q.startsWith("GET"))).toEqual([])
+    expect(asked.filter((q) => q.startsWith("HEAD"))).toEqual(["HEAD /v2/apps/recorded/manifests/v1"])
+    expect(asked.filter((q) => q.startsWith("PUT") || q.startsWith("POST") || q.startsWith("PATCH"))).toEqual([])
+
+    // Someone else pushed to the tag: the record no longer holds, so the next push checks every blob and puts its manifest back.
+    await pushWithSkopeo(path.join(work, "base"), `${registry.host}/apps/recorded:v1`)
+    const moved = proxy.log.length
+    const third = await engine(["push", dest, "--from", "scratch", "--no-mise"], { cwd: dir, env: env() })
+    expect(third.code, third.stderr).toBe(0)
+    expect(third.stdout.trim()).toBe(`pushed ${digest} to ${dest} (0 blob(s) uploaded, 3 already present)`)
+    const later = proxy.log.slice(moved).map((q) => `${q.method} ${q.path}`)
+    expect(later.filter((q) => q.startsWith("HEAD /v2/apps/recorded/blobs/"))).toHaveLength(3)
+    expect(later).toContain("PUT /v2/apps/recorded/manifests/v1")
+    const inspected = JSON.parse(await skopeo("inspect", "--tls-verify=false", `docker://${registry.host}/apps/recorded:v1`)) as { Digest: string }
+    expect(inspected.Digest).toBe(digest)
+  })
+
+  it("engine build --push writes the layout and pushes it in the same run", async () => {
+    const dest = `${registry.host}/apps/built:v1`
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "pushed-out", "--push", dest], { cwd: dir, env: env() })
+    expect(r.code, r.stderr).toBe(0)
+    const { index } = readLayout(path.join(dir, "pushed-out"))
+    const digest = index.manifests[0]?.digest
+    expect(r.stdout).toContain(`wrote OCI image layout to ${path.join(dir, "pushed-out")}`)
+    expect(r.stdout).toContain(`pushed ${digest} to ${dest} (3 blob(s) uploaded, 0 already present)`)
+    const inspected = JSON.parse(await skopeo("inspect", "--tls-verify=false", `docker://${dest}`)) as { Digest: string }
+    expect(inspected.Digest).toBe(digest)
+  })
+
   it("--update-index puts the manifest into the tag's image index", async () => {
     const dest = `${registry.host}/apps/multi:v1`
     const r = await engine(["push", dest, "--from", "scratch", "--no-mise", "--update-index"], { cwd: dir, env: env() })

@@ -1,25 +1,30 @@
 import type { FileSystem } from "@effect/platform"
 import { readLayout } from "@engine/layout"
+import { DigestSchema } from "@engine/layout"
 import {
   fetchRemoteImage,
   formatReference,
+  manifestDigestAt,
   parseReference,
   pushLayout,
   type PushResult,
-  type Reference
+  type Reference,
+  type RegistryClient
 } from "@engine/registry"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, type Layer, Option, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import * as NodePath from "node:path"
 import { registryLayer, type RegistrySettings } from "./BaseImage"
-import { build, type BuildOptions, type BuildResult } from "./Build"
+import { type BuildOptions, buildResult, type BuildResult, prepareBuild, runPrepared } from "./Build"
+import type { layoutTask } from "./BuildTasks"
 import { BuildError } from "./BuildError"
 import { loadProject, ociSettings } from "./config"
 import { mergeSettings, type Settings } from "./config/Settings"
 import { BASE_NAME } from "./ImageAssembly"
+import { keyInputs, task, taskGraph, valueOf } from "./graph"
 import { Paths } from "./Paths"
 import { remoteReuseIndex, type RemoteLayer } from "./RemoteReuse"
 
@@ -31,8 +36,8 @@ export interface PushOptions {
   /** Reuse tool layers from this image instead of the destination's current one (same repository). */
   readonly cacheFrom?: string | undefined
   readonly updateIndex: boolean
-  /** The build to run when there is no `imageDir`; its output and tag are chosen here. */
-  readonly build: Omit<BuildOptions, "output" | "tag">
+  /** The build to run when there is no `imageDir`; without `output` it goes to a temp dir, tagged REF unless `tag` is given. */
+  readonly build: Omit<BuildOptions, "output" | "tag"> & { readonly output?: string | undefined; readonly tag?: string | undefined }
   /** Flags given that only make sense for a build (they conflict with `--image-dir`). */
   readonly buildFlagsGiven: ReadonlyArray<string>
 }
@@ -100,9 +105,74 @@ const mountSource = (layoutDir: string, destination: Reference) =>
     })
   )
 
+/** A push as the action cache records it: what the registry got, and which manifest (or index) the tag then held. */
+const Pushed = Schema.Struct({
+  manifestDigest: DigestSchema,
+  /** Distinct blobs of the manifest. */
+  blobs: Schema.NonNegativeInt,
+  uploaded: Schema.NonNegativeInt,
+  present: Schema.NonNegativeInt,
+  mounted: Schema.NonNegativeInt,
+  indexDigest: Schema.optional(DigestSchema)
+})
+type Pushed = typeof Pushed.Type
+
+export interface PushTaskSetup {
+  readonly destination: Reference
+  readonly registry: Layer.Layer<RegistryClient>
+  readonly updateIndex: boolean
+  readonly outputDir: string
+}
+
 /**
- * `engine push REF`: builds into a temp dir tagged REF (or takes `--image-dir`), then pushes every blob the
- * registry lacks (base layers mounted from the base's repository on the same registry) and the manifest.
+ * The `push` task: after `layout`, every blob the registry lacks, then the manifest. Keyed by destination and
+ * manifest digest; a recorded push holds while the tag still points at what it pushed (one HEAD), so pushing
+ * the same image again asks nothing about its blobs.
+ */
+export const pushTask = (setup: PushTaskSetup, layout: ReturnType<typeof layoutTask>) =>
+  task({
+    id: "push",
+    kind: "push",
+    resource: "net",
+    cacheable: true,
+    deps: { layout },
+    keyDeps: [],
+    label: () => formatReference(setup.destination),
+    output: Pushed,
+    inputs: ({ layout }) =>
+      keyInputs("push", { destination: formatReference(setup.destination), manifest: layout.value.manifestDigest }),
+    run: ({ layout }) =>
+      Effect.gen(function*() {
+        const mountFrom = yield* mountSource(setup.outputDir, setup.destination)
+        const result = yield* pushLayout({ layoutDir: setup.outputDir, manifestDigest: layout.value.manifestDigest }, setup.destination, {
+          ...(mountFrom !== undefined ? { mountFrom } : {}),
+          updateIndex: setup.updateIndex
+        })
+        const pushed: Pushed = {
+          manifestDigest: result.manifestDigest,
+          blobs: result.uploaded + result.present + result.mounted,
+          uploaded: result.uploaded,
+          present: result.present,
+          mounted: result.mounted,
+          ...(result.indexDigest !== undefined ? { indexDigest: result.indexDigest } : {})
+        }
+        return pushed
+      }).pipe(Effect.provide(setup.registry)),
+    // With --update-index the tag must still hold the index this push wrote; without, the manifest itself.
+    validate: (recorded) =>
+      manifestDigestAt(setup.destination).pipe(
+        Effect.map((at) =>
+          Option.isSome(at) &&
+          (setup.updateIndex ? recorded.indexDigest !== undefined && at.value === recorded.indexDigest : recorded.indexDigest === undefined && at.value === recorded.manifestDigest)
+        ),
+        Effect.provide(setup.registry),
+        Effect.orElseSucceed(() => false)
+      )
+  })
+
+/**
+ * `engine push REF` (and `engine build --push REF`): builds the image and pushes it as one task graph, the push
+ * task after the layout (into a temp dir tagged REF unless an output dir is given), or pushes `--image-dir` as is.
  */
 export const push = (opts: PushOptions) =>
   Effect.scoped(
@@ -119,24 +189,39 @@ export const push = (opts: PushOptions) =>
       const imageDir = opts.imageDir !== undefined ? yield* checkImageDir(opts.imageDir) : undefined
       const settings = yield* registrySettings(opts.build)
       const client = registryLayer(settings)
-      let built: BuildResult | undefined
-      let layoutDir: string
-      let reused = 0
       if (imageDir !== undefined) {
-        layoutDir = imageDir
-      } else {
-        const reuse = opts.build.noCache ? [] : yield* previousLayers(opts, destination, client)
-        const dir = yield* lowercaseTempDir("engine-push")
-        layoutDir = NodePath.join(dir, "image")
-        built = yield* build({ ...opts.build, output: layoutDir, tag: opts.destination, reuse })
-        reused = built.layers.filter((l) => l.reused === true).length
+        const mountFrom = yield* mountSource(imageDir, destination)
+        const result = yield* pushLayout({ layoutDir: imageDir }, destination, {
+          ...(mountFrom !== undefined ? { mountFrom } : {}),
+          updateIndex: opts.updateIndex
+        }).pipe(Effect.provide(client))
+        const outcome: PushOutcome = { ...result, destination: opts.destination, reused: 0 }
+        return outcome
       }
-      const mountFrom = yield* mountSource(layoutDir, destination)
-      const result = yield* pushLayout({ layoutDir }, destination, {
-        ...(mountFrom !== undefined ? { mountFrom } : {}),
-        updateIndex: opts.updateIndex
-      }).pipe(Effect.provide(client))
-      const outcome: PushOutcome = { ...result, destination: opts.destination, reused, ...(built !== undefined ? { build: built } : {}) }
+      const reuse = opts.build.noCache ? [] : yield* previousLayers(opts, destination, client)
+      const output = opts.build.output ?? NodePath.join(yield* lowercaseTempDir("engine-push"), "image")
+      const buildOptions: BuildOptions = { ...opts.build, output, tag: opts.build.tag ?? opts.destination, reuse }
+      const prepared = yield* prepareBuild(buildOptions)
+      const pushing = pushTask({ destination, registry: client, updateIndex: opts.updateIndex, outputDir: prepared.outputDir }, prepared.layout)
+      const graph = yield* taskGraph(prepared.graph.name, [...prepared.graph.tasks, pushing])
+      const summary = yield* runPrepared({ ...prepared, graph }, buildOptions, false)
+      const built = yield* buildResult(prepared, summary)
+      const pushed = yield* Option.match(valueOf(summary, graph.name, pushing), {
+        onNone: () => Effect.fail(new BuildError({ reason: "Layout", message: "internal: the build finished without a value for the push" })),
+        onSome: Effect.succeed
+      })
+      const recorded = summary.results.some((r) => r.task.id === pushing.id && r.status === "cached")
+      const outcome: PushOutcome = {
+        manifestDigest: pushed.manifestDigest,
+        // A recorded push found the tag unchanged: every blob is there.
+        uploaded: recorded ? 0 : pushed.uploaded,
+        present: recorded ? pushed.blobs : pushed.present,
+        mounted: recorded ? 0 : pushed.mounted,
+        ...(pushed.indexDigest !== undefined ? { indexDigest: pushed.indexDigest } : {}),
+        destination: opts.destination,
+        reused: built.layers.filter((l) => l.reused === true).length,
+        build: built
+      }
       return outcome
     })
   )

@@ -6,6 +6,7 @@ import {
   digestOf,
   encodeIndex,
   type ImageIndex,
+  isDigest,
   type LayoutError,
   MediaType,
   type Platform,
@@ -15,7 +16,7 @@ import { Effect, Option } from "effect"
 import { stat } from "node:fs/promises"
 import { repositoryScope } from "./Auth"
 import { BlobError, ManifestError, type RegistryFailure } from "./Errors"
-import { fetchBlobBytes, fetchManifest } from "./Pull"
+import { fetchBlobBytes, fetchManifest, MANIFEST_ACCEPT } from "./Pull"
 import { formatReference, isLoopback, type Reference, referenceIdentifier, withIdentifier } from "./Reference"
 import { RegistryClient, type RegistryRequest } from "./RegistryClient"
 import { retrying } from "./Retry"
@@ -332,6 +333,31 @@ export const pushLayout = (
     const indexDigest = yield* updateIndex(ref, image.manifest, image.platform)
     return { ...result, indexDigest }
   })
+
+/**
+ * The digest of what `ref`'s tag (or digest) points at, from one HEAD (Docker-Content-Digest); None when it is
+ * missing or the registry does not say.
+ */
+export const manifestDigestAt = (ref: Reference): Effect.Effect<Option.Option<Digest>, RegistryFailure, RegistryClient> =>
+  Effect.flatMap(RegistryClient, (client) =>
+    client.send(
+      {
+        registry: ref.registry,
+        repository: ref.repository,
+        scopes: pushScopes(ref, undefined),
+        operation: "push",
+        method: "HEAD",
+        url: `/v2/${ref.repository}/manifests/${referenceIdentifier(ref)}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        expect: [200, 404]
+      },
+      (r) => {
+        const digest = r.header("docker-content-digest")
+        return Effect.succeed(
+          r.status === 200 && digest !== undefined && isDigest(digest) ? Option.some(digest) : Option.none<Digest>()
+        )
+      }
+    ))
 
 const compareIdentity = (a: Descriptor, b: Descriptor): number => {
   if (a.platform === undefined || b.platform === undefined) {

@@ -2,7 +2,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { push, type PushOutcome } from "@engine/engine"
 import { Console, Effect, Option } from "effect"
 import { buildFlagsGiven, imageFlags, toImageBuildOptions } from "../BuildFlags"
-import { progressReporter, progressStyle } from "../Progress"
+import { withProgress } from "../Progress"
 import { json } from "../Shared"
 
 const destination = Args.text({ name: "REF" }).pipe(
@@ -25,14 +25,15 @@ export const pushCommand = Command.make(
   { destination, imageDir, cacheFrom, updateIndex, ...imageFlags, json },
   (o) =>
     Effect.gen(function*() {
-      const result = yield* push({
-        destination: o.destination,
-        imageDir: Option.getOrUndefined(o.imageDir),
-        cacheFrom: Option.getOrUndefined(o.cacheFrom),
-        updateIndex: o.updateIndex,
-        build: { ...toImageBuildOptions(o), reporter: progressReporter(process.stderr, progressStyle(process.stderr, process.env)) },
-        buildFlagsGiven: buildFlagsGiven(o)
-      })
+      const result = yield* withProgress(false, (hooks) =>
+        push({
+          destination: o.destination,
+          imageDir: Option.getOrUndefined(o.imageDir),
+          cacheFrom: Option.getOrUndefined(o.cacheFrom),
+          updateIndex: o.updateIndex,
+          build: { ...toImageBuildOptions(o), ...hooks },
+          buildFlagsGiven: buildFlagsGiven(o)
+        }))
       yield* Console.log(o.json ? JSON.stringify({ ...result, build: undefined }, null, 2) : renderPush(result))
     })
 ).pipe(Command.withDescription("Build the image (or take --image-dir) and push it to a registry"))
