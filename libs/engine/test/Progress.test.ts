@@ -1,5 +1,11 @@
-import { Progress } from "@engine/layout"
+import { makeDownloader } from "@engine/backends"
+import { fileEntries, Progress, writeLayer } from "@engine/layout"
 import { Effect, Either, Schema } from "effect"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { runGraphs, TaskEvent, type TaskRef } from "../src/graph/Scheduler"
 import { task, taskGraph } from "../src/graph/TaskGraph"
@@ -56,5 +62,51 @@ describe("the scheduler's progress option", () => {
     const graph = Either.getOrThrow(taskGraph("img", [reporting("a", 7), reporting("b", 11)]))
     await Effect.runPromise(runGraphs([graph], { progress: (t) => ({ advance: (n) => void seen.push([t.id, n]) }) }))
     expect([...seen].sort()).toEqual([["a", 7], ["b", 11]])
+  })
+})
+
+describe("the work that reports to Progress", () => {
+  const counting = () => {
+    const counted = { bytes: 0, calls: 0 }
+    return { counted, sink: { advance: (n: number) => void ((counted.bytes += n), counted.calls++) } }
+  }
+
+  it("the layer writer counts every tar byte it gzips", async () => {
+    const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "engine-progress-layer-"))
+    try {
+      const { counted, sink } = counting()
+      const entries = fileEntries([{ path: "opt/x/data", data: new Uint8Array(300_000).fill(7), mode: 0o644, owner: { uid: 0, gid: 0 } }])
+      const blob = await Effect.runPromise(writeLayer(entries, { owner: { uid: 0, gid: 0 }, tempDir }).pipe(Effect.provideService(Progress, sink)))
+      expect(counted.bytes).toBe(blob.uncompressedSize)
+      expect(counted.calls).toBeGreaterThan(0)
+    } finally {
+      fs.rmSync(tempDir, { recursive: true, force: true })
+    }
+  })
+
+  it("the downloader counts every body byte as it arrives", async () => {
+    const body = Buffer.alloc(700_000, 1)
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-length": body.length })
+      res.write(body.subarray(0, 300_000))
+      setTimeout(() => res.end(body.subarray(300_000)), 20)
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "engine-progress-dl-"))
+    try {
+      const { counted, sink } = counting()
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x.bin`
+      const result = await Effect.runPromise(
+        Effect.scoped(Effect.flatMap(makeDownloader(), (d) => d.download({ url, dest: path.join(dir, "x.bin") }))).pipe(
+          Effect.provideService(Progress, sink)
+        )
+      )
+      expect(result.size).toBe(body.length)
+      expect(counted.bytes).toBe(body.length)
+      expect(counted.calls).toBeGreaterThan(1)
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
