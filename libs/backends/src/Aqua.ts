@@ -16,9 +16,11 @@ import {
   packageVersionCandidates,
   platformSupported,
   render,
+  selectAsset,
   type Target,
   versionCandidates,
   versionFromTag,
+  withSelectedLibc,
   withVersion
 } from "./aqua/Package"
 import { type FoundPackage, makeAquaRegistry } from "./aqua/Registry"
@@ -297,7 +299,7 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
         used = release.tag
         const names = yield* orFail(request, "cannot fill in the registry's asset template", assetNames(pkg, used, target))
         const r = release
-        asset = names.map((n) => r.assets.find((a) => a.name.toLowerCase() === n.toLowerCase())).find((a) => a !== undefined)
+        asset = selectAsset(r.assets, names, os)
         if (asset === undefined) {
           return yield* fail(
             request,
@@ -326,7 +328,10 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
         return yield* fail(request, `cannot tell a file name from ${url}`)
       }
 
-      const verified = yield* checksumOf(request, pkg, used, target, fileName, url, release, asset, ctx)
+      const chosen = withSelectedLibc(pkg, os, fileName)
+      // The `linux` replacement now names the other libc: PATH must come from the links made here, not the registry's names.
+      const libcSibling = chosen.replacements?.["linux"] !== pkg.replacements?.["linux"]
+      const verified = yield* checksumOf(request, chosen, used, target, fileName, url, release, asset, ctx)
       const dest = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir, fileName)
       ctx.log(`${label(request)}: download ${url}`)
       const file = yield* downloader.download({
@@ -348,14 +353,14 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
         )
       )
 
-      const links = yield* orFail(request, "cannot fill in the registry's files", fileLinks(pkg, [used], target))
+      const links = yield* orFail(request, "cannot fill in the registry's files", fileLinks(chosen, [used], target))
       for (const link of links) {
         if (insideInstallDir(link.src) === undefined || insideInstallDir(link.dst) === undefined) {
           return yield* fail(request, `the aqua registry's files entry ${link.dst} -> ${link.src} leaves the install dir`)
         }
       }
       const first = NodePath.join(dir, links[0]?.src ?? pkg.repo_name ?? NodePath.posix.basename(found.id))
-      const format = yield* orFail(request, "cannot tell the format", formatOf(pkg, used, target))
+      const format = yield* orFail(request, "cannot tell the format", formatOf(chosen, used, target))
       const toError = (e: { readonly message: string }) => fail(request, e.message, e)
       if (type === "github_content" || format === "raw" || format === "") {
         yield* installFile(file.path, first).pipe(Effect.mapError(toError))
@@ -368,7 +373,7 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
         else if (isArchive(archive)) yield* extractArchive(file.path, dir, { format: archive, stripComponents: 0 }).pipe(Effect.mapError(toError))
         else yield* installFile(file.path, first).pipe(Effect.mapError(toError))
       }
-      yield* Effect.promise(() => linkFiles(dir, links, flagOption(tool, "symlink_bins"), (m) => ctx.warn(`${label(request)}: ${m}`)))
+      yield* Effect.promise(() => linkFiles(dir, links, flagOption(tool, "symlink_bins") || libcSibling, (m) => ctx.warn(`${label(request)}: ${m}`)))
       ctx.log(`${label(request)}: installed ${fileName}`)
       yield* dropDownloads(tool, ctx)
     })

@@ -137,6 +137,22 @@ const tools = (url: string) => `
     name: acme/tagged
     version_source: github_tag
     path: scripts/greet.sh
+  - type: github_release
+    repo_owner: acme
+    repo_name: sibling
+    asset: sib-{{.Version}}-{{.Arch}}-{{.OS}}.tar.gz
+    replacements:
+      amd64: x86_64
+      linux: unknown-linux-musl
+    files:
+      - name: sib
+        src: sib-{{.Version}}-{{.Arch}}-{{.OS}}/sib
+    overrides:
+      - goos: linux
+        variants:
+          - key: libc
+            value: musl
+        asset: never-{{.Version}}.tar.gz
   - type: go_install
     name: acme/gotool
     path: example.com/acme/gotool
@@ -191,6 +207,20 @@ const h = useReleaseHarness("aqua", makeAquaBackend, (server) => ({ api_url: `${
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify([tag("v1.1.0"), tag("v1.0.0"), tag("nightly")]))
   })
 
+  const sib = (libc: string) =>
+    tarGz([{ name: `sib-v1.0.0-x86_64-unknown-linux-${libc}/sib`, content: toolScript("sib", "1.0.0", libc), mode: 0o755 }])
+  serveGitHub(server, {
+    base: "/api/v3",
+    repo: "acme/sibling",
+    pageSize: 100,
+    releases: [{
+      tag: "v1.0.0",
+      assets: [
+        { name: "sib-v1.0.0-x86_64-unknown-linux-musl.tar.gz", body: await sib("musl") },
+        { name: "sib-v1.0.0-x86_64-unknown-linux-gnu.tar.gz", body: await sib("gnu") }
+      ]
+    }]
+  })
   const limit = { "x-ratelimit-limit": "60", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000" }
   serveError(server, "/api/v3/repos/acme/limited/releases/latest", 403, "API rate limit exceeded for 127.0.0.1.", limit)
   // A registry searched before the folder: it has its own rawtool (served from /raw2) and no hello.
@@ -290,6 +320,20 @@ describe("aqua install", () => {
     const installed = await h.install(backend, h.resolved(h.tool("acme/hello", "1.0.0"), "1.0.0"), ctx({ os: "linux", arch: "arm64" }))
     expect(installed.bins).toEqual(["hello_1.0.0_linux_aarch64/bin"])
     expect(fs.readFileSync(path.join(installed.dir, "hello_1.0.0_linux_aarch64/bin/hello"), "utf8")).toBe(toolScript("hello", "1.0.0", "linux-aarch64"))
+  })
+
+  it("prefers the glibc build beside the musl asset the registry names, as mise does, and links it into .mise-bins", async () => {
+    const backend = await h.backend()
+    const installed = await h.install(backend, h.resolved(h.tool("acme/sibling"), "1.0.0"), ctx())
+    // The override for musl systems (a libc variant) does not apply to a glibc image.
+    expect(installed.tree).toEqual([
+      "d .mise-bins",
+      "l .mise-bins/sib -> ../sib-v1.0.0-x86_64-unknown-linux-gnu/sib",
+      "d sib-v1.0.0-x86_64-unknown-linux-gnu",
+      "f sib-v1.0.0-x86_64-unknown-linux-gnu/sib 755"
+    ])
+    expect(installed.bins).toEqual([".mise-bins"])
+    expect(run(installed, ".mise-bins/sib")).toBe("sib 1.0.0 gnu\n")
   })
 
   it("puts only the registry's files on PATH with symlink_bins", async () => {

@@ -63,6 +63,7 @@ interface AquaOverride extends AquaPackage {
   readonly goos?: string
   readonly goarch?: string
   readonly envs?: ReadonlyArray<string>
+  readonly variants?: ReadonlyArray<{ readonly key: string; readonly value: string }>
 }
 
 const packageFields = {
@@ -96,7 +97,8 @@ const AquaOverrideSchema: Schema.Schema<AquaOverride> = Schema.Struct({
   ...packageFields,
   goos: Schema.optional(Schema.String),
   goarch: Schema.optional(Schema.String),
-  envs: Schema.optional(Schema.Array(Schema.String))
+  envs: Schema.optional(Schema.Array(Schema.String)),
+  variants: Schema.optional(Schema.Array(Schema.Struct({ key: Schema.String, value: Schema.String })))
 })
 
 /** The registry's id of a package: `name`, else `repo_owner/repo_name`, else `path` (aqua's own rule). */
@@ -183,10 +185,52 @@ export const applyOverride = (orig: AquaPackage, o: AquaPackage): AquaPackage =>
   }
 }
 
+const normalizeLibc = (libc: string) => (libc === "glibc" || libc === "gnu" ? "gnu" : libc === "musl" ? "musl" : undefined)
+
+/** The image's C library, as mise assumes it for linux targets without a libc setting. */
+export const TARGET_LIBC = "gnu"
+
 const overrideMatches = (o: AquaOverride, os: string, arch: string) =>
   (o.goos === undefined || o.goos === os) &&
   (o.goarch === undefined || o.goarch === arch) &&
-  (o.envs === undefined || o.envs.length === 0 || o.envs.some((e) => e === "all" || e === os || e === arch || e === `${os}/${arch}`))
+  (o.envs === undefined || o.envs.length === 0 || o.envs.some((e) => e === "all" || e === os || e === arch || e === `${os}/${arch}`)) &&
+  // A `libc` variant selects linux builds for that C library; other variant keys never match (mise's rule).
+  (o.variants ?? []).every((v) => v.key === "libc" && os === "linux" && normalizeLibc(v.value) === TARGET_LIBC)
+
+const LIBC_TOKENS = ["musl", "gnu", "glibc"]
+
+/** An asset name's lowercase alphanumeric words. */
+const tokensOf = (name: string) => name.toLowerCase().split(/[^a-z0-9]+/).filter((t) => t !== "")
+
+/**
+ * The release asset for the expected names, preferred first. On linux a glibc build of an expected musl (or
+ * libc-less) name wins when the release has one, as mise picks it; otherwise the exact name, case-insensitively.
+ */
+export const selectAsset = <A extends { readonly name: string }>(assets: ReadonlyArray<A>, expected: ReadonlyArray<string>, os: string): A | undefined => {
+  for (const name of expected) {
+    const want = tokensOf(name)
+    if (os === "linux" && !want.some((t) => t === "gnu" || t === "glibc")) {
+      const bare = want.filter((t) => !LIBC_TOKENS.includes(t)).join(" ")
+      const sibling = assets.find((a) => {
+        const have = tokensOf(a.name)
+        return have.some((t) => t === "gnu" || t === "glibc") && have.filter((t) => !LIBC_TOKENS.includes(t)).join(" ") === bare
+      })
+      if (sibling !== undefined) return sibling
+    }
+    const exact = assets.find((a) => a.name.toLowerCase() === name.toLowerCase())
+    if (exact !== undefined) return exact
+  }
+  return undefined
+}
+
+/** After a libc sibling was chosen, the `linux` replacement names that libc so `files` templates find its directory. */
+export const withSelectedLibc = (pkg: AquaPackage, os: string, fileName: string): AquaPackage => {
+  const tokens = tokensOf(fileName)
+  const libc = tokens.includes("musl") ? "musl" : tokens.includes("gnu") || tokens.includes("glibc") ? "gnu" : undefined
+  const linux = pkg.replacements?.["linux"]
+  if (libc === undefined || os !== "linux" || typeof linux !== "string" || !/^(unknown-)?linux-(gnu|musl)$/.test(linux)) return pkg
+  return { ...pkg, replacements: { ...pkg.replacements, linux: `${linux.replace(/-(gnu|musl)$/, "")}-${libc}` } }
+}
 
 /** The package for one version (its tag) and platform: the matching version override, format override, then os/arch override. */
 export const withVersion = (pkg: AquaPackage, versions: ReadonlyArray<string>, os: string, arch: string): AquaPackage => {
