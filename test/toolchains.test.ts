@@ -257,3 +257,33 @@ describe("pipx venvs relocated into the toolset's python, as mise 2026.9.15 does
     expect(run.stdout).toBe("hello from hellopy 1.0.0\n")
   })
 })
+
+describe("install_env reaches the install commands", () => {
+  it("a real cargo build sees RUSTFLAGS from install_env, and `false` unsets a variable of the build's env", async () => {
+    const crate = path.join(work, "env-proj", "crate")
+    put(path.join(crate, "Cargo.toml"), `[package]\nname = "envtool"\nversion = "0.1.0"\nedition = "2021"\n`)
+    put(
+      path.join(crate, "src", "main.rs"),
+      `fn main() {\n    #[cfg(injected)]\n    println!("built with install_env");\n    #[cfg(not(injected))]\n    println!("built without");\n}\n`
+    )
+    const dir = project(
+      "env-proj",
+      `[tools]\n"cargo:./crate" = { version = "latest", install_env = { RUSTFLAGS = "--cfg injected", RUSTC_WRAPPER = false } }\n`
+    )
+    const home = os.homedir()
+    const r = await engine(["install"], {
+      cwd: dir,
+      env: env("install-env", {
+        PATH: `${path.join(home, ".cargo", "bin")}:/usr/bin:/bin`,
+        RUSTUP_HOME: process.env.RUSTUP_HOME ?? path.join(home, ".rustup"),
+        CARGO_HOME: path.join(work, "cargo-home"),
+        CARGO_TARGET_DIR: path.join(work, "cargo-target"),
+        // Would fail every rustc call if install_env did not unset it.
+        RUSTC_WRAPPER: "/nonexistent/wrapper"
+      })
+    })
+    expect(r.code, r.stderr).toBe(0)
+    const bin = path.join(work, "data-install-env", "installs", "cargo-crate", "0.1.0", "bin", "envtool")
+    expect(spawnSync(bin, { encoding: "utf8" }).stdout).toBe("built with install_env\n")
+  }, 300_000)
+})

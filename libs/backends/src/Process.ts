@@ -88,3 +88,21 @@ export const which = (program: string, env: Readonly<Record<string, string | und
     }
     return undefined
   })
+
+/**
+ * The env of a tool's install commands: `env` with the tool's `install_env` option applied (mise's `env_values`:
+ * strings and numbers set, `true` is "true", `false` unsets). The backend sets its own vars (GOBIN, PIPX_HOME...) after.
+ */
+export const withInstallEnv = (
+  env: Readonly<Record<string, string | undefined>>,
+  options: Readonly<Record<string, string | number | boolean | ReadonlyArray<string>>>
+): Readonly<Record<string, string | undefined>> => {
+  const out: Record<string, string | undefined> = { ...env }
+  for (const [key, value] of Object.entries(options)) {
+    if (!key.startsWith("install_env.")) continue
+    const name = key.slice("install_env.".length)
+    if (value === false) delete out[name]
+    else out[name] = Array.isArray(value) ? value.join(",") : String(value)
+  }
+  return out
+}

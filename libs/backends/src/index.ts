@@ -156,7 +156,7 @@ export {
   platformsWithOption
 } from "./Platform"
 export { type MissingCommand, missingCommands } from "./Preflight"
-export { CommandError, type CommandOutput, run, type RunOptions, which } from "./Process"
+export { CommandError, type CommandOutput, run, type RunOptions, which, withInstallEnv } from "./Process"
 export {
   backendRegistryLayer,
   BackendRegistryLive,

@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import type { Backend, BackendContext, ResolvedTool } from "@engine/backends"
+import { type Backend, type BackendContext, type ResolvedTool, withInstallEnv } from "@engine/backends"
 import { Effect } from "effect"
 import { open, readFile, rm } from "node:fs/promises"
 import * as NodePath from "node:path"
@@ -91,7 +91,8 @@ export const installTool = (backend: Backend, tool: ResolvedTool, installDir: st
         yield* fs.remove(installDir, { recursive: true, force: true }).pipe(Effect.mapError(io(`cannot clear ${installDir}`)))
         yield* fs.makeDirectory(installDir, { recursive: true }).pipe(Effect.mapError(io(`cannot create ${installDir}`)))
         ctx.log(`installing ${toolName}`)
-        yield* backend.install(tool, installDir, ctx).pipe(
+        // The tool's `install_env` option reaches whatever the backend runs (npm, cargo, go, gem, uv/pipx...).
+        yield* backend.install(tool, installDir, { ...ctx, env: withInstallEnv(ctx.env, tool.options) }).pipe(
           Effect.mapError((e) => new InstallError({ tool: toolName, message: e.message, cause: e }))
         )
         yield* fs.remove(marker).pipe(Effect.mapError(io(`cannot remove ${marker}`)))

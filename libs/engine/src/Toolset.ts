@@ -15,12 +15,16 @@ import { InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
 import { installTool, isInstalled } from "./Installer"
 
+/** The backend's view of a spec; `install_env` travels as `install_env.<KEY>` options (see `withInstallEnv`). */
 export const toRequest = (spec: ToolSpec): ToolRequest => ({
   short: spec.short,
   backend: spec.backend,
   name: spec.name,
   version: spec.version,
-  options: spec.options
+  options: {
+    ...spec.options,
+    ...Object.fromEntries(Object.entries(spec.installEnv ?? {}).map(([k, v]) => [`install_env.${k}`, v]))
+  }
 })
 
 const toolError = (tool: string, message: string, cause?: unknown) => new InstallError({ tool, message, cause })

@@ -30,7 +30,8 @@ export interface ToolSpec {
   /** `os = [...]` entries as written: `linux`, `linux/x64`, `macos/arm64`. */
   readonly os?: ReadonlyArray<string>
   readonly depends?: ReadonlyArray<string>
-  readonly installEnv?: Readonly<Record<string, string>>
+  /** `install_env = { K = v }` for the install commands; `false` unsets K (mise's EnvValue). */
+  readonly installEnv?: Readonly<Record<string, string | false>>
   readonly source: ToolSource
   /** Directory of the declaring config file. */
   readonly configDir: string
@@ -195,7 +196,7 @@ interface ParsedOptions {
   readonly options: Record<string, ToolOptionValue>
   os?: ReadonlyArray<string>
   depends?: ReadonlyArray<string>
-  installEnv?: Record<string, string>
+  installEnv?: Record<string, string | false>
 }
 
 const stringOrStrings = (value: unknown, path: KeyPath, key: string): Either.Either<ReadonlyArray<string>, ConfigProblem> => {
@@ -227,12 +228,12 @@ const addOptions = (into: ParsedOptions, raw: Readonly<Record<string, unknown>>,
       if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
         return Either.left({ path: at, reason: "install_env must be a table" })
       }
-      const env: Record<string, string> = { ...into.installEnv }
+      const env: Record<string, string | false> = { ...into.installEnv }
       for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
           return Either.left({ path: [...at, name], reason: "environment values must be strings, integers, or booleans" })
         }
-        env[name] = String(v)
+        env[name] = v === false ? false : String(v)
       }
       into.installEnv = env
       continue
