@@ -2,9 +2,39 @@
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
 import { rmSync } from "node:fs"
+import { createRequire } from "node:module"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
+
+/**
+ * CommonJS packages that only some commands call (config-file formats of @effect/cli, archive readers, semver,
+ * dotenv): bundled, but evaluated on first use. Each import is answered by a stand-in module exporting the
+ * package's functions as forwarders; a build that needs one of its non-function exports fails here, loudly.
+ */
+const LAZY = ["yaml", "toml", "ini", "tar-stream", "yauzl", "semver", "dotenv", "fzstd", "unbzip2-stream"]
+const lazyPackages = {
+  name: "lazy-packages",
+  setup(b) {
+    const filter = new RegExp(`^(${LAZY.map((n) => n.replace(/[-/]/g, "\\$&")).join("|")})$`)
+    b.onResolve({ filter }, (args) =>
+      args.namespace === "lazy" ? undefined : { path: args.path, namespace: "lazy", pluginData: { resolveDir: args.resolveDir } })
+    b.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
+      const { resolveDir } = args.pluginData
+      const real = createRequire(join(resolveDir, "x.js"))(args.path)
+      const names = Object.keys(real).filter((k) => typeof real[k] === "function" && /^[A-Za-z_$][\w$]*$/.test(k) && k !== "default")
+      const contents = [
+        `let real`,
+        `const load = () => (real ??= require(${JSON.stringify(args.path)}))`,
+        `const forward = (name) => function (...args) { const f = load()[name]; return new.target ? Reflect.construct(f, args) : f.apply(this, args) }`,
+        ...names.map((k) => `export const ${k} = forward(${JSON.stringify(k)})`),
+        `export default new Proxy(function () {}, { get: (_, k) => load()[k], has: (_, k) => k in load(), apply: (_, self, args) => load().apply(self, args), construct: (_, args) => Reflect.construct(load(), args) })`
+      ].join("\n")
+      return { contents, loader: "js", resolveDir }
+    })
+  }
+}
 
 await build({
   entryPoints: [`${here}src/main.ts`],
@@ -19,6 +49,7 @@ await build({
   external: ["@napi-rs/lzma", "@napi-rs/lzma/*", "undici", "@aws-sdk/*", "@smithy/*"],
   // The launcher runs the bundle through vm.Script (for the code cache), which has no dynamic import(): use require.
   supported: { "dynamic-import": false },
+  plugins: [lazyPackages],
   logLevel: "warning"
 })
 

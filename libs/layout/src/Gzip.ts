@@ -1,7 +1,7 @@
 import { Stream } from "effect"
 import { pipeline, Readable } from "node:stream"
 import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
+import type { Worker } from "node:worker_threads"
 import { promisify } from "node:util"
 import { createGzip, gzip, gzipSync } from "node:zlib"
 import { asLayoutError, LayoutError } from "./Errors"
@@ -122,6 +122,8 @@ const dropLanes = (cause: Error) => {
 
 const startLanes = (): Array<Lane> =>
   Array.from({ length: availableParallelism() }, () => {
+    // worker_threads is loaded here, not at start-up: most commands never compress a big layer.
+    const { Worker } = process.getBuiltinModule("node:worker_threads")
     const lane: Lane = { worker: new Worker(WORKER_SOURCE, { eval: true }), jobs: new Map() }
     lane.worker.unref()
     lane.worker.on("message", (m: { readonly id: number; readonly length?: number; readonly error?: string }) => {
