@@ -240,6 +240,7 @@ const h = useReleaseHarness("aqua", makeAquaBackend, (server) => ({ api_url: `${
   write("pkgs/acme/hello/registry.yaml", `packages:${HELLO}`)
   write("registry.yaml", `packages:${HELLO}${tools(server.url)}`)
   server.route("/aqua/registry.yaml", `packages:${HELLO}${tools(server.url)}`)
+  server.route("/aquadir/pkgs/acme/hello/registry.yaml", `packages:${HELLO}`)
 })
 
 const settings = () => ({ "aqua.registry_url": registryDir })
@@ -282,6 +283,15 @@ describe("aqua versions", () => {
     expect(relative.message).toBe(
       "aqua:acme/hello@latest: aqua registry \"registry.yaml\" is a relative path; give an absolute path, a file:// URL or an http(s) URL"
     )
+  })
+
+  it("reads pkgs/<owner>/<repo>/registry.yaml under an http base URL, and a file:// URL", async () => {
+    const backend = await h.backend()
+    const overHttp = h.ctx({ settings: { "aqua.registry_url": `${h.server().url}/aquadir/` } })
+    expect(await h.run(backend.resolveVersion!(h.tool("acme/hello", "1.0"), overHttp))).toBe("1.0.0")
+    expect(h.server().hits("/aquadir/registry.yaml")).toBe(0)
+    const overFile = h.ctx({ env: { MISE_AQUA_REGISTRY_URL: `file://${registryDir}` } })
+    expect(await h.run(backend.resolveVersion!(h.tool("acme/hello", "0.9"), overFile))).toBe("0.9.0")
   })
 
   it("reads a merged registry.yaml over http", async () => {
