@@ -103,14 +103,16 @@ const hostOf = (url: string) => {
   }
 }
 
-const resetTime = (headers: Readonly<Record<string, string>>): string | undefined => {
+/** When an exhausted rate limit resets: the reset epoch of GitHub/GitLab, else `Retry-After`. */
+export const resetTime = (headers: Readonly<Record<string, string>>): string | undefined => {
   const epoch = Number(headers["x-ratelimit-reset"] ?? headers["ratelimit-reset"])
   if (Number.isFinite(epoch) && epoch > 0) return new Date(epoch * 1000).toISOString().replace(/\.000Z$/, "Z")
   const after = Number(headers["retry-after"])
   return Number.isFinite(after) && after >= 0 ? `${after}s from now` : undefined
 }
 
-const isRateLimited = (e: DownloadError) => {
+/** A 429, or a 403 that says the rate limit is spent (GitHub answers its primary limit so). */
+export const isRateLimited = (e: DownloadError) => {
   const headers = e.headers ?? {}
   return e.status === 429 ||
     (e.status === 403 &&

@@ -2,7 +2,10 @@ import { Effect, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
-import type { BackendContext, ToolRequest } from "../Backend"
+import type { BackendContext, BackendError, ToolRequest } from "../Backend"
+import { DownloadError } from "../Downloader"
+import { GITHUB_API, githubForge } from "../GitHub"
+import { isRateLimited, resetTime } from "../Releases"
 import { resolveFromList, sortVersions } from "../Versions"
 import { type CoreTool, fail, fsStep, installing, knob, memo, publishedSha256, rejectRef, setting, type Upstream } from "./CoreTool"
 
@@ -41,10 +44,22 @@ export const bunAsset = (ctx: BackendContext, avx2 = hasAvx2()): string => {
 const mirrorOf = (ctx: BackendContext) => (setting(ctx, "bun.download_mirror", "MISE_BUN_DOWNLOAD_MIRROR") ?? DEFAULT_BUN_MIRROR).replace(/\/+$/, "")
 const indexOf = (ctx: BackendContext) => setting(ctx, "bun.index_url", "MISE_BUN_INDEX_URL") ?? DEFAULT_BUN_INDEX
 
-/** mise's GitHub token variables, sent only to api.github.com. */
-const githubHeaders = (url: string, ctx: BackendContext): Readonly<Record<string, string>> => {
-  const token = ctx.env.MISE_GITHUB_TOKEN ?? ctx.env.GITHUB_API_TOKEN ?? ctx.env.GITHUB_TOKEN
-  return token !== undefined && token !== "" && new URL(url).host === "api.github.com" ? { authorization: `Bearer ${token}` } : {}
+/** The first of mise's GitHub token variables that is set; sent only to api.github.com, never to a mirror of the list. */
+const githubToken = (url: string, ctx: BackendContext): { readonly variable: string; readonly value: string } | undefined => {
+  if (new URL(url).host !== "api.github.com") return undefined
+  const variable = githubForge.tokenVars(GITHUB_API).find((v) => (ctx.env[v] ?? "") !== "")
+  return variable === undefined ? undefined : { variable, value: ctx.env[variable]! }
+}
+
+/** GitHub's rate limit on the list, said as the github backend says it: when it resets and which token to set. */
+const explainRateLimit = (tool: ToolRequest, url: string, token: ReturnType<typeof githubToken>) => (e: BackendError): BackendError => {
+  if (!(e.cause instanceof DownloadError) || !isRateLimited(e.cause)) return e
+  const reset = resetTime(e.cause.headers ?? {})
+  const from = `HTTP ${e.cause.status} from ${url}${reset !== undefined ? `; it resets at ${reset}` : ""}`
+  const what = token === undefined
+    ? `(${from}); set GITHUB_TOKEN to a token to raise the limit`
+    : `for the token in ${token.variable} (${from}); wait, or use another token`
+  return fail(tool, `GitHub API rate limit exceeded ${what} (the list is set by ${INDEX})`, e.cause)
 }
 
 export const makeBun = (upstream: Upstream): CoreTool => {
@@ -58,7 +73,11 @@ export const makeBun = (upstream: Upstream): CoreTool => {
         const tags: Array<string> = []
         for (let page = 1; page <= MAX_PAGES; page++) {
           const url = `${base}${base.includes("?") ? "&" : "?"}per_page=${PER_PAGE}&page=${page}`
-          const releases = yield* upstream.json(tool, url, Releases, `the list is set by ${INDEX}`, githubHeaders(url, ctx))
+          const token = githubToken(url, ctx)
+          const headers = token !== undefined ? { authorization: `Bearer ${token.value}` } : {}
+          const releases = yield* upstream.json(tool, url, Releases, `the list is set by ${INDEX}`, headers).pipe(
+            Effect.mapError(explainRateLimit(tool, url, token))
+          )
           tags.push(...releases.filter((r) => !r.draft).map((r) => r.tag_name))
           if (releases.length < PER_PAGE) break
         }

@@ -86,9 +86,28 @@ describe("core bun", () => {
     expect((await h.installError("bun", "1.0.5", h.ctx(settings()))).message).toMatch(
       /^bun@1\.0\.5: download of .*\/download\/bun-v1\.0\.5\/bun-linux-x64(-baseline)?\.zip failed: HTTP 404 Not Found \(the mirror is set by bun\.download_mirror \(MISE_BUN_DOWNLOAD_MIRROR\)\)$/
     )
-    h.server().route("/limited", (_req, res) => res.writeHead(403).end("{\"message\":\"API rate limit exceeded\"}"))
-    expect((await h.resolveError("bun", "1", h.ctx({ "bun.index_url": `${h.server().url}/limited` }))).message).toBe(
-      `bun@1: request to ${h.server().url}/limited?per_page=100&page=1 failed: HTTP 403 Forbidden (the list is set by bun.index_url (MISE_BUN_INDEX_URL))`
+    h.server().route("/gone", (_req, res) => res.writeHead(404).end("{\"message\":\"Not Found\"}"))
+    expect((await h.resolveError("bun", "1", h.ctx({ "bun.index_url": `${h.server().url}/gone` }))).message).toBe(
+      `bun@1: request to ${h.server().url}/gone?per_page=100&page=1 failed: HTTP 404 Not Found (the list is set by bun.index_url (MISE_BUN_INDEX_URL))`
     )
+  })
+
+  it("GitHub's rate limit on the releases list says when it resets and which token to set", async () => {
+    h.server().route("/limited", (_req, res) =>
+      res.writeHead(403, { "content-type": "application/json", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000" })
+        .end("{\"message\":\"API rate limit exceeded for 127.0.0.1.\"}"))
+    const limited = `${h.server().url}/limited`
+    expect((await h.resolveError("bun", "1", h.ctx({ "bun.index_url": limited }))).message).toBe(
+      `bun@1: GitHub API rate limit exceeded (HTTP 403 from ${limited}?per_page=100&page=1; it resets at 2023-11-14T22:13:20Z); ` +
+        "set GITHUB_TOKEN to a token to raise the limit (the list is set by bun.index_url (MISE_BUN_INDEX_URL))"
+    )
+    expect(h.server().hits("/limited")).toBe(1)
+    // A token goes to api.github.com only, so one in the env does not change what a mirror of the list says.
+    h.server().route("/secondary", (_req, res) => res.writeHead(429, { "retry-after": "60" }).end("{\"message\":\"secondary rate limit\"}"))
+    expect((await h.resolveError("bun", "1", h.ctx({ "bun.index_url": `${h.server().url}/secondary` }, { GITHUB_TOKEN: "t" }))).message).toBe(
+      `bun@1: GitHub API rate limit exceeded (HTTP 429 from ${h.server().url}/secondary?per_page=100&page=1; it resets at 60s from now); ` +
+        "set GITHUB_TOKEN to a token to raise the limit (the list is set by bun.index_url (MISE_BUN_INDEX_URL))"
+    )
+    expect(h.server().requests.filter((r) => r.path === "/secondary").map((r) => r.headers.authorization)).toEqual([undefined])
   })
 })
