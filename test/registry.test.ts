@@ -276,6 +276,27 @@ describe("engine push", () => {
     expect(inspected.Digest).toBe(digest)
   })
 
+  it("a tool layer of the image at the destination is reused without installing the tool", async () => {
+    const dest = `${registry.host}/apps/noinstall:v1`
+    const first = await engine(["push", dest, "--from", "scratch", "--no-mise"], { cwd: dir, env: env() })
+    expect(first.code, first.stderr).toBe(0)
+    const digest = /^pushed (sha256:[0-9a-f]{64})/.exec(first.stdout)?.[1]
+
+    // Another machine: empty data dir and cache, so nothing is installed or cached there.
+    const fresh = fs.mkdtempSync(path.join(work, "fresh-"))
+    const requests = server.requests.length
+    const r = await engine(["push", dest, "--from", "scratch", "--no-mise"], {
+      cwd: dir,
+      env: env({ ENGINE_DATA_DIR: path.join(fresh, "data"), ENGINE_CACHE_DIR: path.join(fresh, "cache") })
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain("reusing http:hello@1.0.0 layer from the cache image (unchanged)")
+    expect(fs.existsSync(path.join(fresh, "data", "installs", "http-hello"))).toBe(false)
+    expect(server.requests.slice(requests)).toEqual([])
+    // The same image: the PATH entry comes from the cache image's config instead of the install.
+    expect(r.stdout.trim()).toBe(`pushed ${digest} to ${dest} (0 blob(s) uploaded, 3 already present, 1 tool layer(s) reused from previous image)`)
+  })
+
   it("engine build --push writes the layout and pushes it in the same run", async () => {
     const dest = `${registry.host}/apps/built:v1`
     const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", "pushed-out", "--push", dest], { cwd: dir, env: env() })

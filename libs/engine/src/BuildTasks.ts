@@ -27,7 +27,7 @@ import { type AnyTask, type DepResult, depValue, type Json, JsonSchema, keyInput
 import { assembleImage, indexOf, type ImageLayer, type ImageTool, manifestOf, toolLayerAnnotations } from "./ImageAssembly"
 import type { CopySpec, ImagePlan, Owner } from "./ImagePlan"
 import { isInstalled } from "./Installer"
-import { isPythonTool, RELOCATION_VERSION, relocationKey } from "./PythonRelocation"
+import { isPipxTool, isPythonTool, RELOCATION_VERSION, relocationKey } from "./PythonRelocation"
 import { findReusable, type RemoteLayer } from "./RemoteReuse"
 import { synthesizedMiseConfig } from "./Synthesized"
 import { describeTool, ensureInstalled, imageRootOf, localResolution, pinnedVersion, type Resolution, resolveTool } from "./Toolset"
@@ -57,7 +57,9 @@ const Installed = Schema.Struct({
   local: Schema.Boolean,
   /** Host paths; the layout rebases them into the image. */
   binPaths: Schema.Array(Schema.String),
-  execEnv: Schema.Array(Schema.Tuple(Schema.String, Schema.String))
+  execEnv: Schema.Array(Schema.Tuple(Schema.String, Schema.String)),
+  /** Not installed: the tool's layer is this one of the cache image (remote layer reuse). */
+  remote: Schema.optional(Digest)
 })
 export type Installed = typeof Installed.Type
 
@@ -155,8 +157,42 @@ const stillResolves = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, c
 
 const at = (request: ToolRequest, r: Resolved) => `${request.short}@${r.version}`
 
-/** resolve → install for one tool. `name` is unique in the image (`http:hello`, or `node[2]` for a second node). */
-export const installTasks = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, backend: Backend, name: string): InstallTasks => {
+/**
+ * What the install of a tool whose layer comes from the cache image reports instead of installing it, as mise
+ * does: the bin dirs the cache image has on its PATH (else `<dir>/bin`), and the backend's exec env as far as it
+ * can tell without the files.
+ */
+const notInstalled = (backend: Backend, tool: ResolvedTool, r: Resolved, remote: RemoteLayer, ctx: BackendContext) =>
+  Effect.gen(function*() {
+    const imageRoot = `/${remote.prefix}`
+    const binPaths = remote.binPaths.length > 0
+      ? remote.binPaths.map((p) => `${r.installDir}${p.slice(imageRoot.length)}`)
+      : [NodePath.join(r.installDir, "bin")]
+    const execEnv = yield* backend.execEnv(tool, r.installDir, ctx).pipe(
+      Effect.catchAll((e) =>
+        Effect.sync(() => {
+          ctx.warn(`failed to resolve exec_env for ${at(tool, r)}: ${e.message} — any vars that tool needs (e.g. JAVA_HOME) will be missing`)
+          return []
+        })
+      )
+    )
+    const installed: Installed = { installDir: r.installDir, local: r.local, binPaths, execEnv, remote: remote.digest }
+    return installed
+  })
+
+/**
+ * resolve → install for one tool. `name` is unique in the image (`http:hello`, or `node[2]` for a second node).
+ * `remote` names the cache image's layer for a resolved version, when the build takes it from there: then
+ * nothing is installed.
+ */
+export const installTasks = (
+  setup: ToolSetup,
+  spec: ToolSpec,
+  request: ToolRequest,
+  backend: Backend,
+  name: string,
+  remote: (r: Resolved) => RemoteLayer | undefined = () => undefined
+): InstallTasks => {
   const { ctx } = setup
   const platform = { os: ctx.platform.os, arch: ctx.platform.arch }
   const resolve = task({
@@ -188,26 +224,33 @@ export const installTasks = (setup: ToolSetup, spec: ToolSpec, request: ToolRequ
     keyDeps: [],
     label: ({ resolve }) => at(request, resolve.value),
     output: Installed,
-    inputs: ({ resolve }) =>
-      keyInputs("install", {
+    inputs: ({ resolve }) => {
+      const reused = remote(resolve.value)
+      return keyInputs("install", {
         backend: request.backend,
         tool: request.short,
         version: resolve.value.version,
         options: request.options,
         platform,
-        installDir: resolve.value.installDir
-      }),
+        installDir: resolve.value.installDir,
+        ...(reused !== undefined ? { reused: reused.digest } : {})
+      })
+    },
     run: ({ resolve }) =>
       Effect.gen(function*() {
         const r = resolve.value
         const tool = resolvedTool(request, r)
+        const reused = remote(r)
+        if (reused !== undefined) return yield* notInstalled(backend, tool, r, reused, ctx)
         yield* ensureInstalled(backend, { tool, dir: r.installDir, local: r.local, via: r.via }, ctx)
         const { binPaths, execEnv } = yield* describeTool(backend, tool, r.installDir, ctx)
         return { installDir: r.installDir, local: r.local, binPaths, execEnv }
       }),
     // The install is the data dir itself: a hit needs it still there and complete.
     validate: (v) =>
-      v.local
+      v.remote !== undefined
+        ? Effect.succeed(true)
+        : v.local
         ? Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(v.installDir)).pipe(Effect.orElseSucceed(() => false))
         : isInstalled(v.installDir)
   })
@@ -235,10 +278,6 @@ export const toolTasks = (
   pythons: ReadonlyArray<ToolTasks> = []
 ): ToolTasks => {
   const { plan, ctx, store } = setup
-  const { resolve, install } = installTasks(setup, spec, request, backend, name)
-  const pythonDeps = Object.fromEntries(pythons.map((p) => [p.resolve.id, p.resolve] as const))
-  const pythonsOf = (values: Readonly<Record<string, DepResult<unknown>>>) =>
-    pythonInstalls(plan, pythons.map((p) => ({ short: p.spec.short, resolved: depValue(values, p.resolve.id, p.resolve) })))
   const reusable = (r: Resolved, relocation: string) =>
     findReusable(setup.reuse, {
       short: request.short,
@@ -247,6 +286,12 @@ export const toolTasks = (
       owner: `${plan.owner.uid}:${plan.owner.gid}`,
       relocation
     })
+  // A pipx layer's reuse key names the toolset's pythons, which its install does not wait for: it always installs.
+  const { resolve, install } = installTasks(setup, spec, request, backend, name, (r) =>
+    isPipxTool(request) ? undefined : reusable(r, relocationKey(request, [])))
+  const pythonDeps = Object.fromEntries(pythons.map((p) => [p.resolve.id, p.resolve] as const))
+  const pythonsOf = (values: Readonly<Record<string, DepResult<unknown>>>) =>
+    pythonInstalls(plan, pythons.map((p) => ({ short: p.spec.short, resolved: depValue(values, p.resolve.id, p.resolve) })))
   const layer = task({
     id: `tool-layer:${name}`,
     kind: "tool-layer",
@@ -261,13 +306,16 @@ export const toolTasks = (
       const { resolve } = values
       const relocation = relocationKey(request, pythonsOf(values))
       const remote = reusable(resolve.value, relocation)
-      return fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }).pipe(
-        Effect.map((tree) =>
+      // A reused layer's content is the remote layer's: the tool may not even be installed here.
+      const tree = remote !== undefined
+        ? Effect.succeed(remote.diffId)
+        : Effect.map(fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }), (t) => t.digest)
+      return Effect.map(tree, (digest) =>
           keyInputs("tool-layer", {
             format: LAYER_FORMAT,
             tool: request.short,
             version: resolve.value.version,
-            tree: tree.digest,
+            tree: digest,
             hostRoot: resolve.value.installDir,
             prefix: imageRootOf(plan.mountPoint, resolvedTool(request, resolve.value)),
             owner: plan.owner,
@@ -275,9 +323,7 @@ export const toolTasks = (
             relocation: relocation === RELOCATION_VERSION ? 2 : relocation,
             compression: COMPRESSION,
             ...(remote !== undefined ? { reused: remote.digest } : {})
-          })
-        )
-      )
+          }))
     },
     run: (values) =>
       Effect.gen(function*() {

@@ -14,7 +14,13 @@ export interface RemoteLayer {
   readonly digest: Digest
   readonly diffId: Digest
   readonly size: number
+  /** The image's PATH entries inside this layer (`/mise/installs/x/1.0.0/bin`): the tool's bin dirs, known without installing it. */
+  readonly binPaths: ReadonlyArray<string>
 }
+
+/** PATH of an image config, split. */
+const imagePath = (image: RemoteImage): ReadonlyArray<string> =>
+  (image.config.config?.Env ?? []).flatMap((e) => (e.startsWith("PATH=") ? e.slice(5).split(":") : []))
 
 /** Reusable tool layers of a remote image: layers missing any key annotation, or from a plugin, are not. */
 export const remoteReuseIndex = (image: RemoteImage): ReadonlyArray<RemoteLayer> =>
@@ -30,7 +36,9 @@ export const remoteReuseIndex = (image: RemoteImage): ReadonlyArray<RemoteLayer>
       short === undefined || version === undefined || prefix === undefined || owner === undefined ||
       relocation === undefined || diffId === undefined || a["dev.mise.tool.plugin"] !== undefined
     ) return []
-    return [{ short, version, prefix, owner, relocation, digest: layer.digest, diffId, size: layer.size }]
+    const root = `/${prefix}`
+    const binPaths = imagePath(image).filter((p) => p === root || p.startsWith(`${root}/`))
+    return [{ short, version, prefix, owner, relocation, digest: layer.digest, diffId, size: layer.size, binPaths }]
   })
 
 /** The remote layer with exactly this key (engine tools have no plugin), if any. */

@@ -109,10 +109,15 @@ describe("remote layer reuse", () => {
         { mediaType: "l", size: 3, digest: d("7"), annotations: { "dev.mise.tool.short": "x" } }
       ]
     },
-    config: { architecture: "amd64", os: "linux", rootfs: { type: "layers" as const, diff_ids: [d("1"), d("5"), d("8"), d("9")] } }
+    config: {
+      architecture: "amd64",
+      os: "linux",
+      config: { Env: ["PATH=/mise/installs/http-hello/1.0.0/bin:/mise/installs/http-hello/1.0.0:/mise/installs/http-hello/1.0.01/bin:/usr/bin"] },
+      rootfs: { type: "layers" as const, diff_ids: [d("1"), d("5"), d("8"), d("9")] }
+    }
   }
 
-  it("indexes only layers with every key annotation and no plugin, with their diff_ids", () => {
+  it("indexes only layers with every key annotation and no plugin, with their diff_ids and the PATH entries inside them", () => {
     const index = remoteReuseIndex(remote)
     expect(index).toEqual([{
       short: "http:hello",
@@ -122,7 +127,8 @@ describe("remote layer reuse", () => {
       relocation: "2",
       digest: d("4"),
       diffId: d("5"),
-      size: 7
+      size: 7,
+      binPaths: ["/mise/installs/http-hello/1.0.0/bin", "/mise/installs/http-hello/1.0.0"]
     }])
     const key = { short: "http:hello", version: "1.0.0", prefix: "mise/installs/http-hello/1.0.0", owner: "0:0", relocation: "2" }
     expect(findReusable(index, key)?.digest).toBe(d("4"))

@@ -80,6 +80,8 @@ export type TaskKeyInputs = {
     readonly options: JsonObject
     readonly platform: Platform
     readonly installDir: string
+    /** Push only: the cache image's layer for this tool, which makes the install a no-op (nothing is installed). */
+    readonly reused?: string
   }
   /**
    * One tool's layer: the install tree's content fingerprint (`tree`), the host dir it is relocated from,
