@@ -74,7 +74,7 @@ export const makeBun = (upstream: Upstream): CoreTool => {
         for (let page = 1; page <= MAX_PAGES; page++) {
           const url = `${base}${base.includes("?") ? "&" : "?"}per_page=${PER_PAGE}&page=${page}`
           const token = githubToken(url, ctx)
-          const headers = token !== undefined ? { authorization: `Bearer ${token.value}` } : {}
+          const headers: Record<string, string> = token !== undefined ? { authorization: `Bearer ${token.value}` } : {}
           const releases = yield* upstream.json(tool, url, Releases, `the list is set by ${INDEX}`, headers).pipe(
             Effect.mapError(explainRateLimit(tool, url, token))
           )
