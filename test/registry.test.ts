@@ -1,5 +1,5 @@
 import bcrypt from "bcryptjs"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -12,6 +12,7 @@ import { type RunningRegistry, startRegistry } from "../libs/registry/test/suppo
 import { engine, readLayout } from "./support/Cli"
 import { makeHelloTool, put } from "./support/Fixtures"
 import { type FixtureServer, startFixtureServer } from "./support/FixtureServer"
+import { ensureMise } from "./support/Mise"
 import { hasCommand, umociUnpack } from "./support/Validate"
 
 /** Debian's busybox-static: the base image's one binary, so the image runs `sh` and the tools' `#!/bin/sh`. */
@@ -354,6 +355,95 @@ describe("engine push", () => {
     const conflict = await engine(["push", `${registry.host}/a/b:v1`, "--image-dir", "built", "--from", "scratch"], { cwd: dir, env: env() })
     expect(conflict.stderr).toContain("--image-dir cannot be used with --from")
     expect(conflict.code).toBe(2)
+  })
+})
+
+describe("remote layer reuse across mise 2026.9.15 and the engine", () => {
+  let mise: string
+  let dir: string
+
+  /** Runs the real mise asynchronously: the tools' fixture server lives in this process. */
+  const runMise = (args: ReadonlyArray<string>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(mise, args, {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          HOME: path.join(work, "home"),
+          MISE_EXPERIMENTAL: "1",
+          MISE_DATA_DIR: path.join(work, "data"),
+          MISE_CACHE_DIR: path.join(work, "mise-cache"),
+          MISE_CONFIG_DIR: path.join(work, "mise-config"),
+          MISE_TRUSTED_CONFIG_PATHS: dir,
+          SOURCE_DATE_EPOCH: "1700000000"
+        }
+      })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+
+  const toolLayerOf = async (ref: string) => {
+    const manifest = JSON.parse(await skopeo("inspect", "--tls-verify=false", "--raw", `docker://${ref}`)) as {
+      layers: Array<{ digest: string; annotations?: Record<string, string> }>
+    }
+    return manifest.layers.find((l) => l.annotations?.["dev.mise.tool.short"] === "http:hello")?.digest
+  }
+
+  /** What a push sent the registry about one blob: `HEAD 200`, `PUT` (an upload of it). */
+  const blobRequests = (from: number, digest: string) =>
+    proxy.log.slice(from).flatMap((q) =>
+      q.method === "HEAD" && q.path.endsWith(`/blobs/${digest}`)
+        ? [`HEAD ${q.outcome}`]
+        : q.method === "PUT" && (q.path.includes(encodeURIComponent(digest)) || q.path.includes(digest))
+        ? ["PUT"]
+        : []
+    )
+
+  beforeAll(async () => {
+    mise = ensureMise()
+    dir = project("mise-compat")
+    const r = await engine(["install"], { cwd: dir, env: env() })
+    expect(r.code, r.stderr).toBe(0)
+  }, 300_000)
+
+  it("an image pushed by `mise oci push` serves `engine push --cache-from`: the tool layer is mise's, not installed, not uploaded", async () => {
+    const cache = `${proxy.host}/compat/by-mise:cache`
+    const pushed = await runMise(["oci", "push", cache, "--from", "scratch", "--no-mise"])
+    expect(pushed.code, pushed.stderr).toBe(0)
+    const layer = await toolLayerOf(cache)
+    expect(layer).toMatch(/^sha256:/)
+
+    const fresh = fs.mkdtempSync(path.join(work, "fresh-"))
+    const before = proxy.log.length
+    const r = await engine(["push", `${proxy.host}/compat/by-mise:engine`, "--cache-from", cache, "--from", "scratch", "--no-mise"], {
+      cwd: dir,
+      env: env({ ENGINE_DATA_DIR: path.join(fresh, "data"), ENGINE_CACHE_DIR: path.join(fresh, "cache") })
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain("reusing http:hello@1.0.0 layer from the cache image (unchanged)")
+    expect(r.stdout).toMatch(/, 1 tool layer\(s\) reused from previous image\)$/m)
+    expect(fs.existsSync(path.join(fresh, "data", "installs", "http-hello"))).toBe(false)
+    expect(await toolLayerOf(`${registry.host}/compat/by-mise:engine`)).toBe(layer)
+    expect(blobRequests(before, layer!)).toEqual(["HEAD 200"])
+  })
+
+  it("an image pushed by `engine push` serves `mise oci push --cache-from`: mise references the engine's tool layer", async () => {
+    const cache = `${proxy.host}/compat/by-engine:cache`
+    const r = await engine(["push", cache, "--from", "scratch", "--no-mise"], { cwd: dir, env: env() })
+    expect(r.code, r.stderr).toBe(0)
+    const layer = await toolLayerOf(cache)
+    expect(layer).toMatch(/^sha256:/)
+
+    const before = proxy.log.length
+    const pushed = await runMise(["oci", "push", `${proxy.host}/compat/by-engine:mise`, "--cache-from", cache, "--from", "scratch", "--no-mise"])
+    expect(pushed.code, pushed.stderr).toBe(0)
+    expect(pushed.stderr).toContain("reusing http:hello@1.0.0 layer from the cache image (unchanged)")
+    expect(pushed.stdout).toMatch(/, 1 tool layer\(s\) reused from previous image\)$/m)
+    expect(await toolLayerOf(`${registry.host}/compat/by-engine:mise`)).toBe(layer)
+    expect(blobRequests(before, layer!)).toEqual(["HEAD 200"])
   })
 })
 
