@@ -5,7 +5,7 @@ import { constants as fsConstants, readFileSync, statSync, utimesSync } from "no
 import { copyFile, link, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import type { BlobRef } from "../graph/TaskGraph"
-import { canonicalJson, isTaskKey, type Json, JsonSchema, sha256Hex } from "../graph/TaskKey"
+import { canonicalJson, isTaskKey, type Json, sha256Hex } from "../graph/TaskKey"
 
 /**
  * The local cache under one root directory (ENGINE_CACHE_DIR, chosen by the caller):
@@ -89,12 +89,25 @@ const BlobRefSchema = Schema.Struct({
   size: Schema.NonNegativeInt
 })
 
+const isJson = (u: unknown): u is Json => {
+  if (u === null || typeof u === "boolean" || typeof u === "string") return true
+  if (typeof u === "number") return Number.isFinite(u)
+  if (Array.isArray(u)) return u.every(isJson)
+  return typeof u === "object" && Object.values(u).every((v) => v === undefined || isJson(v))
+}
+
+/**
+ * A task's output as JSON, checked by a plain walk: on a hit, decoding it through the recursive `JsonSchema`
+ * union cost more than the rest of the lookup, and the task's own output Schema decodes it again on restore.
+ */
+const OutputJson = Schema.declare(isJson, { identifier: "Json", description: "a JSON value (finite numbers)" })
+
 /** What the action cache stores per task key. `durationMs` is what a hit saves. */
 export const ActionRecordSchema = Schema.Struct({
   key: Schema.String.pipe(Schema.filter((k) => isTaskKey(k) || "64 lowercase hex chars")),
   taskId: Schema.String,
   kind: Schema.String,
-  output: JsonSchema,
+  output: OutputJson,
   blobs: Schema.Array(BlobRefSchema),
   durationMs: Schema.NonNegative,
   createdAt: Schema.String
