@@ -18,6 +18,7 @@ import {
   render,
   selectAsset,
   type Target,
+  unsupportedExpressions,
   versionCandidates,
   versionFromTag,
   withSelectedLibc,
@@ -133,7 +134,14 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
   }
 
   const packageOf = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<FoundPackage, BackendError> =>
-    registry.find(tool.name, ctx).pipe(Effect.mapError((e) => fail(tool, e.message, e)))
+    registry.find(tool.name, ctx).pipe(
+      Effect.tap((found) => {
+        for (const problem of unsupportedExpressions(found.pkg)) {
+          warnOnce(ctx, `${tool.short}: the aqua registry entry of ${found.id} has an expression the engine cannot evaluate (${problem}); it counts as false`)
+        }
+      }),
+      Effect.mapError((e) => fail(tool, e.message, e))
+    )
 
   /** Versions from the repository's releases, as aqua reads tags (filter, constraint, prefix, no-asset entries dropped). */
   const listed = (tool: ToolRequest, found: FoundPackage, ctx: BackendContext) =>
@@ -144,10 +152,8 @@ export const makeAquaBackend = (downloader: DownloaderShape): Backend => {
       for (const release of releases) {
         if (release.draft) continue
         const versioned = versionFromTag(found.pkg, release.tag, os, arch)
-        if (Either.isLeft(versioned)) {
-          warnOnce(ctx, `${tool.short}: cannot evaluate the version_filter of ${found.id} (${versioned.left}); tags it would judge are skipped`)
-          continue
-        }
+        // A filter that fails on one tag (not a version) skips that tag, as mise does.
+        if (Either.isLeft(versioned)) continue
         if (versioned.right !== undefined && hasAsset(versioned.right.pkg)) {
           out.push({ version: versioned.right.version, tag: release.tag, prerelease: release.prerelease })
         }

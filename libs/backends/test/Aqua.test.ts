@@ -153,6 +153,12 @@ const tools = (url: string) => `
           - key: libc
             value: musl
         asset: never-{{.Version}}.tar.gz
+  - type: github_release
+    repo_owner: acme
+    repo_name: hello
+    name: acme/fancy
+    asset: hello_{{trimV .Version}}_{{.OS}}_{{.Arch}}.tar.gz
+    version_constraint: Version > "v1.0.0"
   - type: go_install
     name: acme/gotool
     path: example.com/acme/gotool
@@ -470,6 +476,16 @@ describe("aqua errors", () => {
       `aqua:acme/limited@latest: GitHub API rate limit exceeded (HTTP 403 from ${h.server().url}/api/v3/repos/acme/limited/releases/latest; ` +
         "it resets at 2023-11-14T22:13:20Z); set GITHUB_TOKEN to a token to raise the limit"
     )
+  })
+
+  it("warns about a constraint beyond the supported expr subset instead of reading it as false in silence", async () => {
+    const backend = await h.backend()
+    const c = ctx() as ReturnType<typeof ctx> & { readonly warnings: ReadonlyArray<string> }
+    expect(await h.run(backend.listVersions(h.tool("acme/fancy"), c))).toEqual([])
+    expect(c.warnings).toEqual([
+      "aqua:acme/fancy: the aqua registry entry of acme/fancy has an expression the engine cannot evaluate " +
+        "(unexpected \">\" in Version > \"v1.0.0\"); it counts as false"
+    ])
   })
 
   it("points go_install packages at the go backend", async () => {

@@ -34,6 +34,8 @@ describe("aqua expressions", () => {
     expect(evalAquaExpr("true && !(Version contains \"rc\")", "v1.0.0-rc1")).toEqual(Either.right(false))
     expect(evalAquaExpr("not (Version matches \"^v[0-9]+$\") and false", "v1")).toEqual(Either.right(false))
     expect(evalAquaExpr("false", "v1")).toEqual(Either.right(false))
+    expect(evalAquaExpr("Version in [\"v1.0.0\", \"v1.0.1\"]", "v1.0.1")).toEqual(Either.right(true))
+    expect(evalAquaExpr("not (Version in [\"v1.0.0\"])", "v1.0.0")).toEqual(Either.right(false))
     expect(Either.isLeft(evalAquaExpr("Version > 3", "v1"))).toBe(true)
   })
 

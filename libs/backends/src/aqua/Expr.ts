@@ -1,14 +1,14 @@
 import { Either } from "effect"
 import { compareVersions } from "../Versions"
 
-type Value = string | boolean
+type Value = string | boolean | ReadonlyArray<Value>
 
 type Token =
   | { readonly t: "str"; readonly value: string }
   | { readonly t: "ident"; readonly name: string }
   | { readonly t: "op"; readonly op: string }
 
-const OPERATORS = ["&&", "||", "==", "!=", "!", "(", ")", ","]
+const OPERATORS = ["&&", "||", "==", "!=", "!", "(", ")", "[", "]", ","]
 
 const lex = (source: string): Either.Either<ReadonlyArray<Token>, string> => {
   const out: Array<Token> = []
@@ -103,7 +103,7 @@ export const semverMatches = (constraint: string, version: string): Either.Eithe
 
 /**
  * The subset of expr-lang that aqua's `version_constraint` and `version_filter` use: `Version` (the tag),
- * string literals, `true`/`false`, `semver("...")`, `==`, `!=`, `startsWith`, `endsWith`, `contains`,
+ * string literals, `true`/`false`, lists, `semver("...")`, `==`, `!=`, `in`, `startsWith`, `endsWith`, `contains`,
  * `matches`, `!`/`not`, `&&`/`and`, `||`/`or` and parentheses.
  */
 export const evalAquaExpr = (source: string, version: string): Either.Either<Value, string> =>
@@ -127,6 +127,18 @@ export const evalAquaExpr = (source: string, version: string): Either.Either<Val
         i++
         return inner
       }
+      if (t.t === "op" && t.op === "[") {
+        const items: Array<Value> = []
+        while (!isOp("]")) {
+          const item = or()
+          if (Either.isLeft(item)) return item
+          items.push(item.right)
+          if (isOp(",")) i++
+          else if (!isOp("]")) return fail("missing ]")
+        }
+        i++
+        return Either.right(items)
+      }
       if (t.t !== "ident") return fail(`unexpected "${t.op}"`)
       if (t.name === "true" || t.name === "false") return Either.right(t.name === "true")
       if (t.name === "Version") return Either.right(version)
@@ -147,7 +159,7 @@ export const evalAquaExpr = (source: string, version: string): Either.Either<Val
       if (Either.isLeft(left)) return left
       const t = peek()
       const op = t === undefined ? undefined : t.t === "op" ? t.op : t.t === "ident" ? t.name : undefined
-      if (op === undefined || !["==", "!=", "startsWith", "endsWith", "contains", "matches"].includes(op)) return left
+      if (op === undefined || !["==", "!=", "in", "startsWith", "endsWith", "contains", "matches"].includes(op)) return left
       i++
       const right = primary()
       if (Either.isLeft(right)) return right
@@ -155,6 +167,7 @@ export const evalAquaExpr = (source: string, version: string): Either.Either<Val
       const b = right.right
       if (op === "==") return Either.right(a === b)
       if (op === "!=") return Either.right(a !== b)
+      if (op === "in") return Array.isArray(b) ? Either.right(b.includes(a)) : fail("in needs a list")
       if (typeof a !== "string" || typeof b !== "string") return fail(`${op} needs strings`)
       if (op === "startsWith") return Either.right(a.startsWith(b))
       if (op === "endsWith") return Either.right(a.endsWith(b))

@@ -134,6 +134,18 @@ const versionOverride = (pkg: AquaPackage, versions: ReadonlyArray<string>): Aqu
   )
 }
 
+/**
+ * The package's constraints and filter this backend cannot evaluate (syntax beyond the supported subset), so a
+ * caller can say so instead of silently reading them as false. Judged on a plain version, where each must evaluate.
+ */
+export const unsupportedExpressions = (pkg: AquaPackage): ReadonlyArray<string> =>
+  [pkg.version_filter, pkg.version_constraint, ...(pkg.version_overrides ?? []).map((o) => o.version_constraint)]
+    .filter((e): e is string => e !== undefined && e !== "")
+    .flatMap((e) => {
+      const result = evalAquaExpr(e, "v1.0.0")
+      return Either.isLeft(result) ? [result.left] : []
+    })
+
 /** Whether a tag is a version of the package at all (`version_constraint` of it or of one of its overrides). */
 export const versionConstraintOk = (pkg: AquaPackage, versions: ReadonlyArray<string>): boolean =>
   versionOverride(pkg, versions) !== undefined
