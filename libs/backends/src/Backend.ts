@@ -54,6 +54,8 @@ export interface BackendInfo {
   readonly specForm: string
   /** Option names the backend understands, for `engine backends` and for validation messages. */
   readonly options: ReadonlyArray<string>
+  /** `[settings]` keys (with their `MISE_*` env var) the backend reads, where it is configured through settings. */
+  readonly settings?: ReadonlyArray<string>
   readonly description: string
 }
 

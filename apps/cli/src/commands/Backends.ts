@@ -10,5 +10,6 @@ export const backendsCommand = Command.make("backends", { json }, (o) =>
     for (const b of backends) {
       yield* Console.log(`${b.id.padEnd(10)} ${b.specForm.padEnd(28)} ${b.description}`)
       if (b.options.length > 0) yield* Console.log(`${"".padEnd(10)} options: ${b.options.join(", ")}`)
+      if (b.settings.length > 0) yield* Console.log(`${"".padEnd(10)} settings: ${b.settings.join(", ")}`)
     }
   })).pipe(Command.withDescription("List the backends this engine can install tools with"))

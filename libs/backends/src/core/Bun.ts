@@ -62,6 +62,9 @@ const explainRateLimit = (tool: ToolRequest, url: string, token: ReturnType<type
   return fail(tool, `GitHub API rate limit exceeded ${what} (the list is set by ${INDEX})`, e.cause)
 }
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const BUN_SETTINGS: ReadonlyArray<string> = ["bun.index_url (MISE_BUN_INDEX_URL)", "bun.download_mirror (MISE_BUN_DOWNLOAD_MIRROR)"]
+
 export const makeBun = (upstream: Upstream): CoreTool => {
   const indexes = memo<ReadonlyArray<string>>()
 
@@ -114,7 +117,7 @@ export const makeBun = (upstream: Upstream): CoreTool => {
 
   return {
     name: "bun",
-    settings: ["bun.index_url (MISE_BUN_INDEX_URL)", "bun.download_mirror (MISE_BUN_DOWNLOAD_MIRROR)"],
+    settings: BUN_SETTINGS,
     listVersions,
     resolveVersion: (tool, ctx) =>
       Effect.flatMap(rejectRef(tool), () => Effect.flatMap(listVersions(tool, ctx), (versions) => resolveFromList(tool.version, versions, tool.short))),

@@ -23,6 +23,9 @@ export const denoAsset = (ctx: BackendContext): string => `deno-${denoArch(ctx.p
 const mirrorOf = (ctx: BackendContext) => (setting(ctx, "deno.download_mirror", "MISE_DENO_DOWNLOAD_MIRROR") ?? DEFAULT_DENO_MIRROR).replace(/\/+$/, "")
 const indexOf = (ctx: BackendContext) => setting(ctx, "deno.index_url", "MISE_DENO_INDEX_URL") ?? DEFAULT_DENO_INDEX
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const DENO_SETTINGS: ReadonlyArray<string> = ["deno.index_url (MISE_DENO_INDEX_URL)", "deno.download_mirror (MISE_DENO_DOWNLOAD_MIRROR)"]
+
 export const makeDeno = (upstream: Upstream): CoreTool => {
   const indexes = memo<ReadonlyArray<string>>()
 
@@ -52,7 +55,7 @@ export const makeDeno = (upstream: Upstream): CoreTool => {
 
   return {
     name: "deno",
-    settings: ["deno.index_url (MISE_DENO_INDEX_URL)", "deno.download_mirror (MISE_DENO_DOWNLOAD_MIRROR)"],
+    settings: DENO_SETTINGS,
     listVersions,
     resolveVersion: (tool, ctx) =>
       Effect.flatMap(rejectRef(tool), () => Effect.flatMap(listVersions(tool, ctx), (versions) => resolveFromList(tool.version, versions, tool.short))),

@@ -47,6 +47,15 @@ export const goExecEnv = (dir: string, ctx: BackendContext): ReadonlyArray<reado
   ]
 }
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const GO_SETTINGS: ReadonlyArray<string> = [
+  "go.download_mirror (MISE_GO_DOWNLOAD_MIRROR)",
+  "go.index_url (MISE_GO_INDEX_URL)",
+  "go.set_goroot",
+  "go.set_gobin",
+  "go.skip_checksum"
+]
+
 export const makeGo = (upstream: Upstream): CoreTool => {
   const indexes = memo<GoIndex>()
 
@@ -89,13 +98,7 @@ export const makeGo = (upstream: Upstream): CoreTool => {
 
   return {
     name: "go",
-    settings: [
-      "go.download_mirror (MISE_GO_DOWNLOAD_MIRROR)",
-      "go.index_url (MISE_GO_INDEX_URL)",
-      "go.set_goroot",
-      "go.set_gobin",
-      "go.skip_checksum"
-    ],
+    settings: GO_SETTINGS,
     listVersions,
     resolveVersion: (tool, ctx) =>
       Effect.flatMap(rejectRef(tool), () => Effect.flatMap(listVersions(tool, ctx), (versions) => resolveFromList(tool.version, versions, tool.short))),

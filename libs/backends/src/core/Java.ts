@@ -54,6 +54,9 @@ const majorOf = (rest: string): number | undefined => {
   return m === null ? undefined : Number(m[1])
 }
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const JAVA_SETTINGS: ReadonlyArray<string> = ["java.adoptium_api_url (MISE_JAVA_ADOPTIUM_API_URL)", "java.shorthand_vendor (MISE_JAVA_SHORTHAND_VENDOR)"]
+
 export const makeJava = (upstream: Upstream): CoreTool => {
   const infos = memo<AvailableReleases>()
   const majors = memo<FeatureReleases>()
@@ -166,7 +169,7 @@ export const makeJava = (upstream: Upstream): CoreTool => {
 
   return {
     name: "java",
-    settings: ["java.adoptium_api_url (MISE_JAVA_ADOPTIUM_API_URL)", "java.shorthand_vendor (MISE_JAVA_SHORTHAND_VENDOR)"],
+    settings: JAVA_SETTINGS,
     listVersions,
     resolveVersion,
     install,

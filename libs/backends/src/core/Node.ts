@@ -48,6 +48,9 @@ const ltsLine = (spec: string): string | undefined => {
   return m === null ? undefined : m[1]!.toLowerCase()
 }
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const NODE_SETTINGS: ReadonlyArray<string> = ["node.mirror_url (MISE_NODE_MIRROR_URL)", "node.flavor (MISE_NODE_FLAVOR)"]
+
 export const makeNode = (upstream: Upstream): CoreTool => {
   const indexes = memo<NodeIndex>()
 
@@ -110,7 +113,7 @@ export const makeNode = (upstream: Upstream): CoreTool => {
 
   return {
     name: "node",
-    settings: ["node.mirror_url (MISE_NODE_MIRROR_URL)", "node.flavor (MISE_NODE_FLAVOR)"],
+    settings: NODE_SETTINGS,
     listVersions,
     resolveVersion,
     install,

@@ -74,6 +74,15 @@ const isPythonPrerelease = (v: string) => /\d(a|b|rc)\d+$/.test(v)
 
 const text = (bytes: Buffer) => (bytes[0] === 0x1f && bytes[1] === 0x8b ? zlib.gunzipSync(bytes) : bytes).toString("utf8")
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const PYTHON_SETTINGS: ReadonlyArray<string> = [
+  "python.precompiled_arch (MISE_PYTHON_PRECOMPILED_ARCH)",
+  "python.precompiled_os (MISE_PYTHON_PRECOMPILED_OS)",
+  "python.precompiled_flavor (MISE_PYTHON_PRECOMPILED_FLAVOR)",
+  "python.index_url (MISE_PYTHON_INDEX_URL)",
+  "python.download_mirror (MISE_PYTHON_DOWNLOAD_MIRROR)"
+]
+
 export const makePython = (upstream: Upstream): CoreTool => {
   const indexes = memo<ReadonlyArray<PythonBuild>>()
 
@@ -126,13 +135,7 @@ export const makePython = (upstream: Upstream): CoreTool => {
 
   return {
     name: "python",
-    settings: [
-      "python.precompiled_arch (MISE_PYTHON_PRECOMPILED_ARCH)",
-      "python.precompiled_os (MISE_PYTHON_PRECOMPILED_OS)",
-      "python.precompiled_flavor (MISE_PYTHON_PRECOMPILED_FLAVOR)",
-      "python.index_url (MISE_PYTHON_INDEX_URL)",
-      "python.download_mirror (MISE_PYTHON_DOWNLOAD_MIRROR)"
-    ],
+    settings: PYTHON_SETTINGS,
     listVersions,
     resolveVersion,
     install,

@@ -26,6 +26,9 @@ export const zigPlatform = (ctx: BackendContext): string => `${zigArch(ctx.platf
 const indexOf = (ctx: BackendContext) => setting(ctx, "zig.index_url", "MISE_ZIG_INDEX_URL") ?? DEFAULT_ZIG_INDEX
 const mirrorOf = (ctx: BackendContext) => setting(ctx, "zig.download_mirror", "MISE_ZIG_DOWNLOAD_MIRROR")?.replace(/\/+$/, "")
 
+/** The mise settings (and their env vars) this tool reads, for `engine backends`. */
+export const ZIG_SETTINGS: ReadonlyArray<string> = ["zig.index_url (MISE_ZIG_INDEX_URL)", "zig.download_mirror (MISE_ZIG_DOWNLOAD_MIRROR)"]
+
 export const makeZig = (upstream: Upstream): CoreTool => {
   const indexes = memo<ZigIndex>()
 
@@ -77,7 +80,7 @@ export const makeZig = (upstream: Upstream): CoreTool => {
 
   return {
     name: "zig",
-    settings: ["zig.index_url (MISE_ZIG_INDEX_URL)", "zig.download_mirror (MISE_ZIG_DOWNLOAD_MIRROR)"],
+    settings: ZIG_SETTINGS,
     listVersions,
     resolveVersion,
     install,

@@ -1,14 +1,14 @@
 import { Effect } from "effect"
 import type { Backend, ToolRequest } from "../Backend"
 import type { DownloaderShape } from "../Downloader"
-import { makeBun } from "./Bun"
+import { BUN_SETTINGS, makeBun } from "./Bun"
 import { type CoreTool, fail, makeUpstream } from "./CoreTool"
-import { makeDeno } from "./Deno"
-import { makeGo } from "./Go"
-import { makeJava } from "./Java"
-import { makeNode } from "./Node"
-import { makePython } from "./Python"
-import { makeZig } from "./Zig"
+import { DENO_SETTINGS, makeDeno } from "./Deno"
+import { GO_SETTINGS, makeGo } from "./Go"
+import { JAVA_SETTINGS, makeJava } from "./Java"
+import { NODE_SETTINGS, makeNode } from "./Node"
+import { PYTHON_SETTINGS, makePython } from "./Python"
+import { ZIG_SETTINGS, makeZig } from "./Zig"
 
 export const CORE_TOOL_NAMES = ["bun", "deno", "go", "java", "node", "python", "zig"] as const
 
@@ -16,6 +16,7 @@ export const coreInfo = {
   id: "core",
   specForm: "<core tool>, e.g. node",
   options: [],
+  settings: [...BUN_SETTINGS, ...DENO_SETTINGS, ...GO_SETTINGS, ...JAVA_SETTINGS, ...NODE_SETTINGS, ...PYTHON_SETTINGS, ...ZIG_SETTINGS],
   description: `mise's core tools ${CORE_TOOL_NAMES.join(", ")} from their upstream downloads, checksummed; mirrors via settings`
 } as const
 
