@@ -300,6 +300,16 @@ describe("github backend: install", () => {
     )
   })
 
+  it("an asset the API lists but its download answers 404: the URL and the status", async () => {
+    serveGitHub(server, { base: "/api/v3", repo: "acme/vanished", pageSize: 100, releases: [{ tag: "v1.0.0", assets: [{ name: "hello-linux-amd64.tar.gz", body: Buffer.from("x") }] }] })
+    server.route("/acme/vanished/releases/download/v1.0.0/hello-linux-amd64.tar.gz", (_req, res) => res.writeHead(404).end("Not Found"))
+    const { e, tree: left } = await installError(await backend(), resolved(tool("acme/vanished", "1.0.0"), "1.0.0"))
+    expect(e.message).toBe(
+      `github:acme/vanished@1.0.0: download of ${server.url}/acme/vanished/releases/download/v1.0.0/hello-linux-amd64.tar.gz failed: HTTP 404 Not Found`
+    )
+    expect(left).toEqual([])
+  })
+
   it("names the tags it tried when the version has no release", async () => {
     const { e } = await installError(await backend(), resolved(tool("acme/hello", "7.7.7"), "7.7.7"))
     expect(e.message).toBe(
@@ -357,6 +367,13 @@ describe("github backend: tokens", () => {
     const foreign = auth.find(([p]) => p === "/acme/elsewhere/releases/download/v1.0.0/hello-linux-amd64.tar.gz")
     expect(foreign?.[2]).toBe("localhost")
     expect(foreign?.[1]).toBeUndefined()
+  })
+
+  it("sends the token with every page of the release list, not just the first (mise's #6318)", async () => {
+    const seen = server.requests.length
+    await run((await backend()).listVersions(tool("acme/hello"), ctx({ env: { GITHUB_TOKEN: "ghp_pages" } })))
+    const pages = server.requests.slice(seen).filter((r) => r.path === "/api/v3/repos/acme/hello/releases")
+    expect(pages.map((r) => r.headers.authorization)).toEqual(["Bearer ghp_pages", "Bearer ghp_pages", "Bearer ghp_pages"])
   })
 
   it("reads MISE_GITHUB_TOKEN, GITHUB_API_TOKEN, GITHUB_TOKEN, GH_TOKEN; an Enterprise host first its own token", () => {

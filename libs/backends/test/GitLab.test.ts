@@ -129,4 +129,15 @@ describe("gitlab backend: API errors and tokens", () => {
     expect(made.every((r) => r.headers.authorization === "Bearer glpat-mise")).toBe(true)
     expect(gitlabForge.tokenVars("")).toEqual(["MISE_GITLAB_TOKEN", "GITLAB_TOKEN"])
   })
+
+  it("sends the token with every page of the release list, as mise does since it sent page 2 on unauthenticated", async () => {
+    const server = h.server()
+    const seen = server.requests.length
+    await h.run((await h.backend()).listVersions(h.tool("acme/tools/hello"), h.ctx({ env: { GITLAB_TOKEN: "glpat-pages" } })))
+    expect(server.requests.slice(seen).filter((r) => r.path === PROJECT).map((r) => r.headers.authorization)).toEqual([
+      "Bearer glpat-pages",
+      "Bearer glpat-pages",
+      "Bearer glpat-pages"
+    ])
+  })
 })
