@@ -141,6 +141,47 @@ const run = (cmd: string, args: ReadonlyArray<string>, opts: { cwd: string; env:
     child.on("close", (code) => resolve({ code: code ?? -1, stderr }))
   })
 
+/**
+ * Runs `command` at its image path: the rootfs's /mise bind-mounted over a root made of the host's system dirs (the
+ * python in these images is a copy of the host's, which finds its stdlib in /usr), in a private mount namespace.
+ */
+const runInImage = (rootfs: string, command: string) => {
+  const root = fs.mkdtempSync(path.join(work, "chroot-"))
+  const binds = ["usr", "lib", "lib64", "bin", "etc"].filter((d) => fs.existsSync(`/${d}`) && !fs.lstatSync(`/${d}`).isSymbolicLink())
+  const links = ["lib", "lib64", "bin"].filter((d) => fs.existsSync(`/${d}`) && fs.lstatSync(`/${d}`).isSymbolicLink())
+  for (const d of [...binds, "mise"]) fs.mkdirSync(path.join(root, d))
+  for (const d of links) fs.symlinkSync(fs.readlinkSync(`/${d}`), path.join(root, d))
+  const script = [
+    ...binds.map((d) => `mount --bind /${d} ${root}/${d}`),
+    `mount --bind ${rootfs}/mise ${root}/mise`,
+    `exec chroot ${root} ${command}`
+  ].join(" && ")
+  return spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } })
+}
+
+/** A `python` 3.11.2 install made from the host's interpreter (it finds its stdlib in /usr). */
+const hostPythonInstall = (data: string) => {
+  const py = path.join(data, "installs", "python", "3.11.2", "bin")
+  fs.mkdirSync(py, { recursive: true })
+  fs.copyFileSync("/usr/bin/python3.11", path.join(py, "python3.11"))
+  fs.chmodSync(path.join(py, "python3.11"), 0o755)
+  fs.symlinkSync("python3.11", path.join(py, "python3"))
+  fs.symlinkSync("python3.11", path.join(py, "python"))
+  return path.join(py, "python3.11")
+}
+
+const miseBuild = (proj: string, out: string, env: Record<string, string>) =>
+  run(ensureMise(), ["oci", "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", out], {
+    cwd: proj,
+    env: {
+      ...env,
+      MISE_EXPERIMENTAL: "1",
+      MISE_CACHE_DIR: path.join(out, "..", `${path.basename(out)}-mise-cache`),
+      MISE_CONFIG_DIR: path.join(out, "..", `${path.basename(out)}-mise-config`),
+      MISE_TRUSTED_CONFIG_PATHS: proj
+    }
+  })
+
 /** Adds a ref name to the layout's only manifest, so umoci can unpack it by tag. */
 const tagged = (out: string, tag: string) => {
   const file = path.join(out, "index.json")
@@ -158,17 +199,11 @@ describe("pipx venvs relocated into the toolset's python, as mise 2026.9.15 does
   let index: { url: string; close: () => Promise<void> }
   const PIPX = "mise/installs/pipx-hellopy/1.0.0"
   const PYTHON = "/mise/installs/python/3.11.2"
-  const hostPython = "/usr/bin/python3.11"
 
   beforeAll(async () => {
     index = await startIndex(wheel("hellopy", "1.0.0"))
     data = path.join(work, "pipx-data")
-    const py = path.join(data, "installs", "python", "3.11.2", "bin")
-    fs.mkdirSync(py, { recursive: true })
-    fs.copyFileSync(hostPython, path.join(py, "python3.11"))
-    fs.chmodSync(path.join(py, "python3.11"), 0o755)
-    fs.symlinkSync("python3.11", path.join(py, "python3"))
-    fs.symlinkSync("python3.11", path.join(py, "python"))
+    hostPythonInstall(data)
     proj = project("pipx-proj", `[tools]\npython = "3.11.2"\n"pipx:hellopy" = "1.0.0"\n`)
     const r = await engine(["install"], { cwd: proj, env: pipxEnv() })
     if (r.code !== 0) throw new Error(`engine install failed: ${r.stderr}`)
@@ -201,16 +236,7 @@ describe("pipx venvs relocated into the toolset's python, as mise 2026.9.15 does
     const mOut = path.join(work, "pipx-mise")
     const eOut = path.join(work, "pipx-engine")
     // Asynchronously: the index answers from this process.
-    const m = await run(ensureMise(), ["oci", "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", mOut], {
-      cwd: proj,
-      env: {
-        ...pipxEnv(),
-        MISE_EXPERIMENTAL: "1",
-        MISE_CACHE_DIR: path.join(work, "pipx-mise-cache"),
-        MISE_CONFIG_DIR: path.join(work, "pipx-mise-config"),
-        MISE_TRUSTED_CONFIG_PATHS: proj
-      }
-    })
+    const m = await miseBuild(proj, mOut, pipxEnv())
     expect(m.code, m.stderr).toBe(0)
     const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", eOut], { cwd: proj, env: pipxEnv() })
     expect(r.code, r.stderr).toBe(0)
@@ -241,18 +267,7 @@ describe("pipx venvs relocated into the toolset's python, as mise 2026.9.15 does
         `command = ${PYTHON}/bin/python -m venv /${PIPX}/venvs/hellopy\n`
     )
     expect(fs.readFileSync(at(`${PIPX}/shared/pyvenv.cfg`), "utf8")).toContain(`command = ${PYTHON}/bin/python -m venv /${PIPX}/shared\n`)
-    // Run it at its image path: the rootfs's /mise over a root of the host's system dirs (the python copy needs /usr's stdlib).
-    const root = fs.mkdtempSync(path.join(work, "chroot-"))
-    const binds = ["usr", "lib", "lib64", "bin", "etc"].filter((d) => fs.existsSync(`/${d}`) && !fs.lstatSync(`/${d}`).isSymbolicLink())
-    const links = ["lib", "lib64", "bin"].filter((d) => fs.existsSync(`/${d}`) && fs.lstatSync(`/${d}`).isSymbolicLink())
-    for (const d of [...binds, "mise"]) fs.mkdirSync(path.join(root, d))
-    for (const d of links) fs.symlinkSync(fs.readlinkSync(`/${d}`), path.join(root, d))
-    const script = [
-      ...binds.map((d) => `mount --bind /${d} ${root}/${d}`),
-      `mount --bind ${rootfs}/mise ${root}/mise`,
-      `exec chroot ${root} /${PIPX}/bin/hellopy`
-    ].join(" && ")
-    const run = spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } })
+    const run = runInImage(rootfs, `/${PIPX}/bin/hellopy`)
     expect(run.stderr).toBe("")
     expect(run.stdout).toBe("hello from hellopy 1.0.0\n")
   })
@@ -286,4 +301,88 @@ describe("install_env reaches the install commands", () => {
     const bin = path.join(work, "data-install-env", "installs", "cargo-crate", "0.1.0", "bin", "envtool")
     expect(spawnSync(bin, { encoding: "utf8" }).stdout).toBe("built with install_env\n")
   }, 300_000)
+})
+
+describe("pipx through uv (a stand-in uv: no uv is installable here)", () => {
+  // The stand-in records its argv and env and lays the tool out as `uv tool install` does: the venv in
+  // $UV_TOOL_DIR/<pkg> (pyvenv.cfg with uv's keys, bin/python -> the interpreter), the console script linked into
+  // $UV_TOOL_BIN_DIR.
+  let data: string
+  let proj: string
+  let record: string
+  const UV_TOOL = "mise/installs/pipx-hellopy/1.0.0"
+  const PYTHON = "/mise/installs/python/3.11.2"
+  const uvEnv = () => ({
+    MISE_DATA_DIR: data,
+    ENGINE_CACHE_DIR: path.join(work, "uv-cache"),
+    HOME: path.join(work, "home"),
+    SOURCE_DATE_EPOCH: "1700000000",
+    PATH: `${path.join(work, "uv-bin")}:/usr/bin:/bin`,
+    MISE_PIPX_REGISTRY_URL: "http://127.0.0.1:9/pypi/{}/json",
+    UV_RECORD: record,
+    STANDIN_PYTHON: path.join(data, "installs", "python", "3.11.2", "bin", "python3.11")
+  })
+
+  beforeAll(async () => {
+    data = path.join(work, "uv-data")
+    record = path.join(work, "uv-record")
+    fs.mkdirSync(record)
+    hostPythonInstall(data)
+    put(
+      path.join(work, "uv-bin", "uv"),
+      [
+        "#!/bin/sh",
+        `printf '%s\\n' "$@" > "$UV_RECORD/args"`,
+        `env | grep -E '^(UV_|PIP_|PIPX_|FROM_INSTALL_ENV)' | sort > "$UV_RECORD/env"`,
+        `venv="$UV_TOOL_DIR/hellopy"`,
+        `mkdir -p "$venv/bin" "$venv/lib/python3.11/site-packages/hellopy" "$UV_TOOL_BIN_DIR"`,
+        `printf 'home = %s\\nimplementation = CPython\\nuv = 0.5.0\\nversion_info = 3.11.2\\ninclude-system-site-packages = false\\n' "$(dirname "$STANDIN_PYTHON")" > "$venv/pyvenv.cfg"`,
+        `ln -s "$STANDIN_PYTHON" "$venv/bin/python" && ln -s python "$venv/bin/python3" && ln -s python "$venv/bin/python3.11"`,
+        `printf 'def main():\\n    print("hello from uv")\\n' > "$venv/lib/python3.11/site-packages/hellopy/__init__.py"`,
+        `printf '#!%s/bin/python\\nimport sys\\nfrom hellopy import main\\nsys.exit(main())\\n' "$venv" > "$venv/bin/hellopy" && chmod 755 "$venv/bin/hellopy"`,
+        `ln -s "$venv/bin/hellopy" "$UV_TOOL_BIN_DIR/hellopy"`,
+        `printf '[tool]\\nrequirements = [{ name = "hellopy" }]\\n' > "$venv/uv-receipt.toml"`,
+        ""
+      ].join("\n"),
+      0o755
+    )
+    proj = project(
+      "uv-proj",
+      `[tools]\npython = "3.11.2"\n"pipx:hellopy" = { version = "1.0.0", extras = ["cli", "color"], uvx_args = "--with 'rich>=13'", install_env = { FROM_INSTALL_ENV = "yes" } }\n`
+    )
+    const r = await engine(["install"], { cwd: proj, env: uvEnv() })
+    if (r.code !== 0) throw new Error(`engine install failed: ${r.stderr}`)
+  }, 120_000)
+
+  it("runs `uv tool install` with the requirement, uvx_args, the tool and bin dirs, the index and install_env", () => {
+    const dir = path.join(data, "installs", "pipx-hellopy", "1.0.0")
+    expect(fs.readFileSync(path.join(record, "args"), "utf8")).toBe("tool\ninstall\nhellopy[cli,color]==1.0.0\n--with\nrich>=13\n")
+    expect(fs.readFileSync(path.join(record, "env"), "utf8")).toBe(
+      `FROM_INSTALL_ENV=yes\nUV_DEFAULT_INDEX=http://127.0.0.1:9/simple\nUV_RECORD=${record}\nUV_TOOL_BIN_DIR=${dir}/bin\nUV_TOOL_DIR=${dir}\n`
+    )
+  })
+
+  it("the uv layout builds to mise's diff_ids, and the console script runs from the unpacked image", { timeout: 300_000 }, async () => {
+    const mOut = path.join(work, "uv-mise")
+    const eOut = path.join(work, "uv-engine")
+    const m = await miseBuild(proj, mOut, uvEnv())
+    expect(m.code, m.stderr).toBe(0)
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", eOut], { cwd: proj, env: uvEnv() })
+    expect(r.code, r.stderr).toBe(0)
+    const mise = readLayout(mOut)
+    const eng = readLayout(eOut)
+    expect(eng.manifest.layers.map((l) => l.annotations)).toEqual(mise.manifest.layers.map((l) => l.annotations))
+    expect(eng.config.rootfs.diff_ids.slice(0, 2)).toEqual(mise.config.rootfs.diff_ids.slice(0, 2))
+    const rootfs = umociUnpack(tagged(eOut, "t"), "t")
+    const at = (p: string) => path.join(rootfs, p)
+    expect(fs.readlinkSync(at(`${UV_TOOL}/hellopy/bin/python`))).toBe(`${PYTHON}/bin/python3.11`)
+    expect(fs.readlinkSync(at(`${UV_TOOL}/bin/hellopy`))).toBe("../hellopy/bin/hellopy")
+    // uv's pyvenv.cfg has version_info and no executable/command lines: only home moves.
+    expect(fs.readFileSync(at(`${UV_TOOL}/hellopy/pyvenv.cfg`), "utf8")).toBe(
+      `home = ${PYTHON}/bin\nimplementation = CPython\nuv = 0.5.0\nversion_info = 3.11.2\ninclude-system-site-packages = false\n`
+    )
+    const run = runInImage(rootfs, `/${UV_TOOL}/bin/hellopy`)
+    expect(run.stderr).toBe("")
+    expect(run.stdout).toBe("hello from uv\n")
+  })
 })
