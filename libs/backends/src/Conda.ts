@@ -175,12 +175,14 @@ export const makeCondaBackend = (downloader: DownloaderShape): Backend => {
         )
       }
       const packages = solved.packages
-      const python = packages.find((c) => c.record.noarch === "python")
-      if (python !== undefined) {
-        return yield* Effect.fail(
-          fail(request, `${python.fileName} is a noarch: python package, which the engine cannot link yet (it needs a python's site-packages)`)
-        )
+      const noarchPython = packages.find((c) => c.record.noarch === "python")
+      const pythonPackage = packages.find((c) => c.record.name.toLowerCase() === "python")
+      if (noarchPython !== undefined && pythonPackage === undefined) {
+        return yield* Effect.fail(fail(request, `${noarchPython.fileName} is a noarch: python package, but no python is among its dependencies`))
       }
+      const python = pythonPackage === undefined
+        ? undefined
+        : { shortVersion: pythonPackage.record.version.split(".").slice(0, 2).join(".") }
       ctx.log(`${label(request)}: ${packages.length} conda packages: ${packages.map((c) => c.fileName).join(", ")}`)
       const archives = yield* Effect.forEach(packages, (c) => {
         const checksum = checksumOf(c)
@@ -196,7 +198,8 @@ export const makeCondaBackend = (downloader: DownloaderShape): Backend => {
           Effect.mapError((e) => fail(request, e.message, e))
         )
         const entries = yield* fsStep(tool, `cannot link ${candidate.fileName} into the prefix`, () =>
-          linkPackage(staging, dir, candidate.fileName).finally(() => fsp.rm(staging, { recursive: true, force: true })))
+          linkPackage(staging, dir, candidate.fileName, candidate.record.noarch === "python" ? python : undefined)
+            .finally(() => fsp.rm(staging, { recursive: true, force: true })))
         if (i === packages.length - 1) mainEntries = entries
       }
       yield* fsStep(tool, "cannot write the .mise-bins launchers", async () => {

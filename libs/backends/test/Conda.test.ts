@@ -235,7 +235,7 @@ describe("conda install", () => {
     expect(fs.readdirSync(path.join(dir, ".mise-bins")).sort()).toEqual(["hc", "hello-conda"])
     expect(await runtime.runPromise(backend.binPaths(resolved("hello-conda", "1.1.0"), dir, ctx()))).toEqual([path.join(dir, ".mise-bins")])
     expect(await runtime.runPromise(backend.execEnv(resolved("hello-conda", "1.1.0"), dir, ctx()))).toEqual([])
-    const out = execFileSync(path.join(dir, ".mise-bins", "hello-conda"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } })
+    const out = execFileSync(path.join(dir, ".mise-bins", "hello-conda"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 })
     expect(out).toBe(
       `hello-conda 1.1.0\nCONDA_PREFIX=${fs.realpathSync(dir)} activated=yes\ninstalled at ${dir}\nlibs in ${dir}/lib\nhello-dep 2.1.0 h1_1\n`
     )
@@ -245,7 +245,7 @@ describe("conda install", () => {
     expect(condaLauncherScript("x")).toContain("exec \"$CONDA_PREFIX/bin/\"'x' \"$@\"")
     const moved = path.join(root, `moved-${n++}`)
     fs.cpSync(dir, moved, { recursive: true, verbatimSymlinks: true })
-    const out = execFileSync(path.join(moved, ".mise-bins", "hc"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } })
+    const out = execFileSync(path.join(moved, ".mise-bins", "hc"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 })
     expect(out.split("\n")[1]).toBe(`CONDA_PREFIX=${fs.realpathSync(moved)} activated=yes`)
   })
 })
@@ -286,10 +286,17 @@ describe("conda install failures", () => {
     expect(fs.readdirSync(dir)).toEqual([])
   })
 
-  it("says plainly that noarch: python packages are not linked yet", async () => {
-    const { e } = await installError("py-tool", "1.0.0")
-    expect(e.message).toBe(
-      "conda:py-tool@1.0.0: py-tool-1.0.0-h0_0.conda is a noarch: python package, which the engine cannot link yet (it needs a python's site-packages)"
-    )
+})
+
+describe("noarch: python packages", () => {
+  it("go into the python's site-packages, with their entry points as scripts on PATH", async () => {
+    const { dir } = await install("py-tool", "1.0.0")
+    expect(fs.existsSync(path.join(dir, "lib/python3.11/site-packages/py_tool/cli.py"))).toBe(true)
+    expect(fs.existsSync(path.join(dir, "site-packages"))).toBe(false)
+    const script = fs.readFileSync(path.join(dir, "bin", "py-tool"), "utf8")
+    expect(script.split("\n").slice(0, 6)).toEqual([`#!${dir}/bin/python3.11`, "# -*- coding: utf-8 -*-", "import re", "import sys", "", "from py_tool.cli import main"])
+    expect(fs.readdirSync(path.join(dir, ".mise-bins"))).toEqual(["py-tool"])
+    const out = execFileSync(path.join(dir, ".mise-bins", "py-tool"), { encoding: "utf8", env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 })
+    expect(out).toBe("py-tool says hi\n")
   })
 })

@@ -83,7 +83,7 @@ describe("engine build with a conda tool", () => {
 
   it("runs from the install, its dependency's command on PATH through the launcher", async () => {
     const prefix = path.join(data, tool)
-    const { stdout } = await exec(path.join(prefix, ".mise-bins", "hello-conda"), [], { env: { PATH: "/usr/bin:/bin" } })
+    const { stdout } = await exec(path.join(prefix, ".mise-bins", "hello-conda"), [], { env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 })
     expect(stdout).toBe(
       `hello-conda 1.1.0\nCONDA_PREFIX=${fs.realpathSync(prefix)} activated=yes\ninstalled at ${prefix}\nlibs in ${prefix}/lib\nhello-dep 2.1.0 h1_1\n`
     )
@@ -107,7 +107,7 @@ describe("engine build with a conda tool", () => {
     expect(fs.readdirSync(path.join(prefix, "bin")).sort()).toEqual(["hc", "hello-conda", "hello-dep"])
     expect(fs.statSync(path.join(prefix, "bin", "hello-dep")).mode & 0o111).not.toBe(0)
     expect(fs.readlinkSync(path.join(prefix, "bin", "hc"))).toBe("hello-conda")
-    const { stdout } = await exec(path.join(prefix, ".mise-bins", "hc"), [], { env: { PATH: "/usr/bin:/bin" } })
+    const { stdout } = await exec(path.join(prefix, ".mise-bins", "hc"), [], { env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 })
     const lines = stdout.split("\n")
     expect(lines[0]).toBe("hello-conda 1.1.0")
     expect(lines[1]).toBe(`CONDA_PREFIX=${fs.realpathSync(prefix)} activated=yes`)

@@ -15,6 +15,18 @@ const PathsJson = Schema.Struct({
   )
 })
 
+/** `info/link.json` of a `noarch: python` package: the console scripts to write. */
+const LinkJson = Schema.Struct({
+  noarch: Schema.optional(
+    Schema.Struct({ type: Schema.String, entry_points: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }) })
+  )
+})
+
+/** The python a `noarch: python` package is linked for: `3.11` from the solved python package. */
+export interface PythonTarget {
+  readonly shortVersion: string
+}
+
 export interface PathEntry {
   readonly path: string
   readonly type: "hardlink" | "softlink" | "directory"
@@ -151,19 +163,72 @@ export const replacePrefix = (data: Buffer, placeholder: string, prefix: string,
   return out
 }
 
+/** Where a `noarch: python` file goes: `site-packages/` into the python's, `python-scripts/` into `bin/`. */
+const noarchPythonPath = (path: string, python: PythonTarget): string =>
+  path.startsWith("site-packages/")
+    ? `lib/python${python.shortVersion}/${path}`
+    : path.startsWith("python-scripts/")
+    ? `bin/${path.slice("python-scripts/".length)}`
+    : path
+
+/** A console script as conda writes one for an entry point `name = module:function`. */
+export const entryPointScript = (prefix: string, python: PythonTarget, module: string, func: string): string => {
+  const head = func.split(".")[0]!
+  return [
+    `#!${prefix}/bin/python${python.shortVersion}`,
+    "# -*- coding: utf-8 -*-",
+    "import re",
+    "import sys",
+    "",
+    `from ${module} import ${head}`,
+    "",
+    "if __name__ == '__main__':",
+    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])",
+    `    sys.exit(${func}())`,
+    ""
+  ].join("\n")
+}
+
+const writeEntryPoints = async (
+  unpacked: string,
+  prefix: string,
+  packageName: string,
+  python: PythonTarget
+): Promise<ReadonlyArray<PathEntry>> => {
+  const file = NodePath.join(unpacked, "info", "link.json")
+  if (!(await exists(file))) return []
+  const decoded = Schema.decodeUnknownEither(Schema.parseJson(LinkJson))(await fsp.readFile(file, "utf8"))
+  if (decoded._tag === "Left") throw new LinkError(`${packageName}: info/link.json is malformed: ${decoded.left.message.split("\n")[0]}`)
+  const entries: Array<PathEntry> = []
+  for (const line of decoded.right.noarch?.entry_points ?? []) {
+    const m = /^\s*([^=\s]+)\s*=\s*([\w.]+)\s*:\s*([\w.]+)\s*$/.exec(line)
+    if (m === null) throw new LinkError(`${packageName}: cannot read the entry point "${line}" in info/link.json`)
+    const script = shortenShebang(Buffer.from(entryPointScript(prefix, python, m[2]!, m[3]!)), prefix)
+    const relative = safeRelative(packageName, `bin/${m[1]!}`)
+    await fsp.mkdir(NodePath.join(prefix, "bin"), { recursive: true })
+    await fsp.rm(NodePath.join(prefix, relative), { force: true })
+    await fsp.writeFile(NodePath.join(prefix, relative), script, { mode: 0o755 })
+    entries.push({ path: relative, type: "hardlink" })
+  }
+  return entries
+}
+
 /**
  * Move an unpacked package's files into the prefix as conda links them: only what its metadata lists, symlinks kept,
  * prefix placeholders replaced. A file another package already put there is replaced (the later package wins).
+ * A `noarch: python` package (`python` given) goes into that python's site-packages, with its entry points as scripts.
  */
 export const linkPackage = async (
   unpacked: string,
   prefix: string,
-  packageName: string
+  packageName: string,
+  python?: PythonTarget
 ): Promise<ReadonlyArray<PathEntry>> => {
-  const entries = await readPathEntries(unpacked, packageName)
-  for (const entry of entries) {
+  const listed = await readPathEntries(unpacked, packageName)
+  const entries = python === undefined ? listed : listed.map((e) => ({ ...e, path: noarchPythonPath(e.path, python) }))
+  for (const [i, entry] of entries.entries()) {
     const relative = safeRelative(packageName, entry.path)
-    const source = NodePath.join(unpacked, relative)
+    const source = NodePath.join(unpacked, safeRelative(packageName, listed[i]!.path))
     const target = NodePath.join(prefix, relative)
     if (entry.type === "directory") {
       await fsp.mkdir(target, { recursive: true })
@@ -183,7 +248,7 @@ export const linkPackage = async (
       await fsp.rename(source, target).catch(() => fsp.copyFile(source, target))
     }
   }
-  return entries
+  return python === undefined ? entries : [...entries, ...(await writeEntryPoints(unpacked, prefix, packageName, python))]
 }
 
 const shellQuote = (value: string) => `'${value.replace(/'/g, "'\\''")}'`

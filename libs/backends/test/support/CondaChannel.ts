@@ -33,6 +33,8 @@ export interface CondaPackage {
   readonly files: ReadonlyArray<CondaFile>
   /** Old metadata: `info/files` and `info/has_prefix` (legacy placeholder) instead of `info/paths.json`. */
   readonly legacy?: boolean
+  /** `noarch: python` console scripts (`name = module:function`), written to `info/link.json`. */
+  readonly entryPoints?: ReadonlyArray<string>
   /** A sha256 for repodata other than the file's, to test verification. */
   readonly wrongSha256?: boolean
 }
@@ -59,6 +61,10 @@ const indexJson = (p: CondaPackage) => ({
 const infoMembers = (p: CondaPackage): ReadonlyArray<Member> => {
   const files = p.files.map((f) => f.path)
   const info: Array<Member> = [{ name: "info/index.json", content: JSON.stringify(indexJson(p), null, 2) }]
+  if (p.entryPoints !== undefined) {
+    const link = { noarch: { type: "python", entry_points: p.entryPoints }, package_metadata_version: 1 }
+    info.push({ name: "info/link.json", content: JSON.stringify(link, null, 2) })
+  }
   if (p.legacy === true) {
     info.push({ name: "info/files", content: `${files.join("\n")}\n` })
     const prefixed = p.files.filter((f) => f.placeholder !== undefined)
@@ -207,6 +213,30 @@ export const typicalPackages = (subdir: string): ReadonlyArray<CondaPackage> => 
     tool("glibc-tool", ["__glibc >=2.28"]),
     tool("missing-dep-tool", ["nothere >=1"]),
     tool("bad-sum", [], { wrongSha256: true }),
-    tool("py-tool", [], { noarch: "python", subdir: "noarch" })
+    // A stand-in python: the host's /usr/bin/python3 (by absolute path: the prefix's bin comes first on PATH) with
+    // the prefix's site-packages on its path.
+    {
+      name: "python",
+      version: "3.11.4",
+      subdir,
+      format: "tar.bz2",
+      files: [
+        { path: "bin/python3.11", content: "#!/bin/sh\nPYTHONPATH=\"$(dirname \"$0\")/../lib/python3.11/site-packages\" exec /usr/bin/python3 \"$@\"\n", mode: 0o755 },
+        { path: "bin/python3", symlink: "python3.11" }
+      ]
+    },
+    {
+      name: "py-tool",
+      version: "1.0.0",
+      subdir: "noarch",
+      format: "conda",
+      noarch: "python",
+      depends: ["python >=3.8"],
+      entryPoints: ["py-tool = py_tool.cli:main"],
+      files: [
+        { path: "site-packages/py_tool/__init__.py", content: "" },
+        { path: "site-packages/py_tool/cli.py", content: "def main():\n    print(\"py-tool says hi\")\n    return 0\n" }
+      ]
+    }
   ]
 }
