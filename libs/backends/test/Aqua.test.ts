@@ -540,4 +540,17 @@ aqua.registry_url = "${registryDir}"
     const ran = execFileSync("sh", ["-c", "hello"], { encoding: "utf8", env: { PATH: [...rebased, "/usr/bin", "/bin"].join(":") } })
     expect(ran).toBe(`hello 1.1.0 linux-${arch}\n`)
   })
+
+  it("fails with exit code 4 and says what to set when no aqua registry is configured", async () => {
+    const project = path.join(work, "unset")
+    fs.mkdirSync(project, { recursive: true })
+    fs.writeFileSync(path.join(project, "mise.toml"), `[tools]\n"aqua:acme/hello" = "1.1"\n`)
+    const r = await engine(["build", "--from", "scratch", "--no-mise", "-o", path.join(project, "out")], {
+      cwd: project,
+      env: { HOME: path.join(project, "home"), ENGINE_DATA_DIR: path.join(project, "data"), ENGINE_CACHE_DIR: path.join(project, "cache") }
+    })
+    expect(r.code).toBe(4)
+    expect(r.stderr).toContain("aqua:acme/hello@1.1: no aqua registry is configured (the engine ships none); set aqua.registry_url")
+    expect(fs.existsSync(path.join(project, "out"))).toBe(false)
+  })
 })
