@@ -212,8 +212,11 @@ interface SdkFailure {
   readonly name?: string
   readonly code?: string
   readonly message?: string
-  readonly $metadata?: { readonly httpStatusCode?: number }
+  readonly $metadata?: { readonly httpStatusCode?: number; readonly attempts?: number }
 }
+
+/** S3's and AWS's throttling error codes: the request rate is over the limit, not a fault of the request. */
+const THROTTLING = ["SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"]
 
 const NETWORK_CODES: Readonly<Record<string, string>> = {
   ECONNREFUSED: "connection refused",
@@ -258,6 +261,12 @@ const describeFailure = (e: unknown, what: string, settings: ClientSettings): st
   if (name === "AccessDenied" || name === "Forbidden" || status === 403) {
     return `access denied to ${what} at ${where(settings)} (${name || "HTTP 403"}): the credentials from ${settings.credentialSource} ` +
       `lack s3:GetObject/s3:ListBucket on it; check the bucket policy or IAM permissions`
+  }
+  if (THROTTLING.includes(name) || status === 429) {
+    const attempts = f.$metadata?.attempts
+    return `${where(settings)} is throttling requests for ${what} (${name || "Throttling"}, HTTP ${status ?? "?"})` +
+      `${attempts !== undefined ? ` after ${attempts} attempts` : ""}: the request rate is over what the bucket allows; ` +
+      "wait a moment and run the build again"
   }
   const code = f.code ?? (name in NETWORK_CODES ? name : undefined)
   if (code !== undefined && NETWORK_CODES[code] !== undefined) {

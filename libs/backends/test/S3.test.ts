@@ -91,12 +91,19 @@ const checkSignature = (req: http.IncomingMessage): { code: string; status: numb
 const MESSAGES: Readonly<Record<string, string>> = {
   SignatureDoesNotMatch: "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
   AccessDenied: "Access Denied",
-  AuthorizationHeaderMalformed: "The authorization header is malformed"
+  AuthorizationHeaderMalformed: "The authorization header is malformed",
+  SlowDown: "Please reduce your request rate."
 }
+
+/** Requests the front answered with S3's throttling error (keys under `throttled/`, as a prefix over its request rate). */
+let throttled = 0
 
 const startFront = async (handler: http.RequestListener) => {
   const server = http.createServer((req, res) => {
-    const verdict = req.headers.authorization === undefined ? undefined : checkSignature(req)
+    const signature = req.headers.authorization === undefined ? undefined : checkSignature(req)
+    const slowDown = signature === undefined && (req.url ?? "").startsWith(`/${BUCKET}/throttled/`)
+    if (slowDown) throttled++
+    const verdict = slowDown ? { code: "SlowDown", status: 503 } : signature
     if (verdict === undefined || verdict === "unknown-key") return handler(req, res)
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${verdict.code}</Code><Message>${MESSAGES[verdict.code]}</Message>` +
       `<RequestId>test</RequestId></Error>`
@@ -366,6 +373,16 @@ describe("s3 backend: errors a user can act on", () => {
     expect((await installError(resolved("hello", "1.0.0", opts({ url: "s3://nope/hello.tar.gz" })))).message).toBe(
       `s3:hello@1.0.0: the bucket of s3://nope/hello.tar.gz does not exist (NoSuchBucket) at the S3 endpoint ${endpoint}: check the url`
     )
+  })
+
+  it("S3's rate limit (503 SlowDown): retried as AWS asks, then said as throttling with what to do", async () => {
+    const e = await installError(resolved("hello", "1.0.0", opts({ url: `s3://${BUCKET}/throttled/hello-{{ version }}.tar.gz` })))
+    expect(e.message).toBe(
+      `s3:hello@1.0.0: the S3 endpoint ${endpoint} is throttling requests for s3://tools/throttled/hello-1.0.0.tar.gz (SlowDown, HTTP 503) ` +
+        "after 3 attempts: the request rate is over what the bucket allows; wait a moment and run the build again"
+    )
+    expect(throttled).toBe(3)
+    expect(e.tree).toEqual([])
   })
 
   it("a bad checksum: expected and actual, nothing installed, nothing left in the download dir", async () => {
