@@ -323,6 +323,7 @@ describe("entries that would escape the install dir", () => {
 })
 
 describe.each([
+  ["tar.xz", tarXz],
   ["tar.zst", tarZst],
   ["tar.bz2", tarBz2]
 ])("every safety rule holds in %s", (ext, make) => {
