@@ -17,6 +17,7 @@ export const condaInfo = {
   id: "conda",
   specForm: "conda:<package>",
   options: ["channel"],
+  settings: ["conda.channel (MISE_CONDA_CHANNEL)"],
   description:
     "Install a conda package and its run dependencies into one prefix straight from a channel's repodata.json " +
     "(.conda and .tar.bz2, sha256-verified, prefix placeholders replaced; no conda needed); channel option, else " +
