@@ -84,18 +84,18 @@ const giveBuffer = (b: Buffer): void => {
 
 /**
  * The compressing workers: one per core, created with the first full member and kept (unref'd while idle) for the
- * rest of the process. A worker runs zlib's one-shot gzip on a shared input and copies the result into a shared
- * output, so neither side allocates per member. Same zlib, same level: the bytes equal `gzipMiseBytes`.
+ * rest of the process. A worker runs zlib's one-shot gzip on a shared input (no copy) and hands the member's buffer
+ * over (no copy either). Same zlib, same level: the bytes equal `gzipMiseBytes`.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads")
 const { gzipSync } = require("node:zlib")
-parentPort.on("message", ({ id, input, length, output, level }) => {
+parentPort.on("message", ({ id, input, length, level, bound }) => {
   try {
-    const out = gzipSync(new Uint8Array(input, 0, length), { level, chunkSize: output.byteLength })
-    if (out.length > output.byteLength) throw new Error("a gzip member outgrew its " + output.byteLength + "-byte buffer")
-    new Uint8Array(output).set(out)
-    parentPort.postMessage({ id, length: out.length })
+    const out = gzipSync(new Uint8Array(input, 0, length), { level, chunkSize: bound })
+    // The member's own buffer moves to the caller: nothing stays behind here for a lazy GC to find.
+    const own = out.byteOffset === 0 ? out.buffer : new Uint8Array(out).buffer
+    parentPort.postMessage({ id, output: own, length: out.length }, [own])
   } catch (e) {
     parentPort.postMessage({ id, error: String(e && e.message || e) })
   }
@@ -104,7 +104,7 @@ parentPort.on("message", ({ id, input, length, output, level }) => {
 
 interface Lane {
   readonly worker: Worker
-  readonly jobs: Map<number, { readonly resolve: (n: number) => void; readonly reject: (e: Error) => void }>
+  readonly jobs: Map<number, { readonly resolve: (member: Buffer) => void; readonly reject: (e: Error) => void }>
 }
 
 let lanes: Array<Lane> | undefined
@@ -120,32 +120,39 @@ const dropLanes = (cause: Error) => {
   }
 }
 
+interface Reply {
+  readonly id: number
+  readonly output?: ArrayBuffer
+  readonly length?: number
+  readonly error?: string
+}
+
 const startLanes = (): Array<Lane> =>
   Array.from({ length: availableParallelism() }, () => {
     // worker_threads is loaded here, not at start-up: most commands never compress a big layer.
     const { Worker } = process.getBuiltinModule("node:worker_threads")
     const lane: Lane = { worker: new Worker(WORKER_SOURCE, { eval: true }), jobs: new Map() }
     lane.worker.unref()
-    lane.worker.on("message", (m: { readonly id: number; readonly length?: number; readonly error?: string }) => {
+    lane.worker.on("message", (m: Reply) => {
       const job = lane.jobs.get(m.id)
       lane.jobs.delete(m.id)
       if (lane.jobs.size === 0) lane.worker.unref()
-      if (m.error !== undefined || m.length === undefined) job?.reject(new Error(`compressing a gzip member: ${m.error ?? "no result"}`))
-      else job?.resolve(m.length)
+      if (m.output === undefined || m.length === undefined) job?.reject(new Error(`compressing a gzip member: ${m.error ?? "no result"}`))
+      else job?.resolve(Buffer.from(m.output, 0, m.length))
     })
     lane.worker.on("error", (e) => dropLanes(new Error(`a compression worker failed: ${e.message}`)))
     return lane
   })
 
-/** Compresses `length` bytes of `input` into `output` on the least busy worker; resolves to the member's size. */
-const compressOnWorker = (input: Buffer, length: number, output: Buffer): Promise<number> => {
+/** Compresses the first `length` bytes of the shared `input` on the least busy worker; resolves to the member. */
+const compressOnWorker = (input: Buffer, length: number, bound: number): Promise<Buffer> => {
   lanes ??= startLanes()
   const lane = lanes.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a))
   const id = nextJob++
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     lane.jobs.set(id, { resolve, reject })
     lane.worker.ref()
-    lane.worker.postMessage({ id, input: input.buffer, length, output: output.buffer, level: GZIP_LEVEL })
+    lane.worker.postMessage({ id, input: input.buffer, length, level: GZIP_LEVEL, bound })
   })
 }
 
@@ -153,11 +160,6 @@ export interface GzipMembersOptions {
   readonly memberSize?: number
   /** Members compressed at once (default: the core count). The bytes do not depend on it. */
   readonly parallel?: number
-  /**
-   * Yield views into reused output buffers, each valid only until the next one is requested (the layer writer
-   * writes each member before asking for the next); by default every yielded buffer is the caller's to keep.
-   */
-  readonly transient?: boolean
 }
 
 /**
@@ -171,28 +173,19 @@ export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: Gzip
   const memberSize = opts.memberSize ?? GZIP_MEMBER_SIZE
   const parallel = Math.max(1, opts.parallel ?? availableParallelism())
   const bound = outputBound(memberSize)
-  const inFlight: Array<{ readonly input: Buffer; readonly output: Buffer; readonly done: Promise<number> }> = []
+  const inFlight: Array<{ readonly input: Buffer; readonly done: Promise<Buffer> }> = []
   let filling: Buffer | undefined
   let filled = 0
   let members = 0
-  let lastOutput: Buffer | undefined
   const submit = (input: Buffer, length: number) => {
-    const output = takeBuffer(bound)
-    inFlight.push({ input, output, done: compressOnWorker(input, length, output) })
+    inFlight.push({ input, done: compressOnWorker(input, length, bound) })
     members++
   }
   const next = async (): Promise<Buffer> => {
     const job = inFlight.shift()!
-    const length = await job.done
+    const out = await job.done
     giveBuffer(job.input)
-    const out = job.output.subarray(0, length)
     setInformationalFields(out, 0)
-    if (opts.transient !== true) {
-      giveBuffer(job.output)
-      return Buffer.from(out)
-    }
-    if (lastOutput !== undefined) giveBuffer(lastOutput)
-    lastOutput = job.output
     return out
   }
   try {
@@ -232,14 +225,8 @@ export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: Gzip
     }
     while (inFlight.length > 0) yield await next()
   } finally {
-    // Abandoned members: their buffers go back only once the worker is done with them; failures are already moot.
-    for (const job of inFlight) {
-      job.done.then(() => {
-        giveBuffer(job.input)
-        giveBuffer(job.output)
-      }, () => undefined)
-    }
-    if (lastOutput !== undefined) giveBuffer(lastOutput)
+    // Abandoned members: their inputs go back only once the worker is done with them; failures are already moot.
+    for (const job of inFlight) job.done.then(() => giveBuffer(job.input), () => undefined)
     if (filling !== undefined) giveBuffer(filling)
   }
 }

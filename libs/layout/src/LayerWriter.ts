@@ -50,8 +50,7 @@ const produce = async (entries: Iterable<LayerEntry>, opts: WriteLayerOptions, p
   const tar = counted(tarChunks(entries, opts.owner, () => takeBuffer(GZIP_MEMBER_SIZE)), diff, tarSize, progress)
   const file = await open(path, "wx")
   try {
-    // Each member is a view into a reused buffer: written and hashed before the next one is asked for.
-    for await (const member of gzipMembers(tar, { transient: true })) {
+    for await (const member of gzipMembers(tar)) {
       signal.throwIfAborted()
       comp.update(member)
       gzSize += member.length
