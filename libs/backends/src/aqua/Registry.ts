@@ -2,6 +2,7 @@ import { Data, Effect, Either, Schema } from "effect"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import { parse } from "yaml"
 import type { BackendContext } from "../Backend"
 import type { DownloaderShape } from "../Downloader"
 import { type AquaPackage, AquaPackageSchema, packageId } from "./Package"
@@ -47,7 +48,6 @@ const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof 
 
 const indexOf = (text: string, where: string): Effect.Effect<Index, AquaRegistryError> =>
   Effect.gen(function*() {
-    const { parse } = yield* Effect.promise(() => import("yaml"))
     const raw = yield* Effect.try({
       try: () => parse(text) as unknown,
       catch: (e) => new AquaRegistryError({ message: `aqua registry ${where} is not valid YAML: ${String(e)}`, cause: e })
