@@ -120,6 +120,8 @@ describe("engine build with github, gitlab, forgejo and ubi tools", () => {
     for (const [file, content] of expected) {
       expect(fs.readFileSync(path.join(installs, file), "utf8"), file).toBe(content)
       expect(fs.statSync(path.join(installs, file)).mode & 0o111, file).not.toBe(0)
+      // Run from the unpacked rootfs: the tool prints the version and build it was picked as.
+      expect((await exec(path.join(installs, file))).stdout, file).toBe(`hello ${file.split("/")[1]} ${build}\n`)
     }
     // ubi installs the executable alone; the other backends keep the archive's files.
     expect(fs.readdirSync(path.join(installs, "ubi-acme-hello", "1.1.0"))).toEqual(["bin"])
