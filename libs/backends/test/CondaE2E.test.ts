@@ -3,9 +3,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ensureMise } from "../../../test/support/Mise"
 import { buildCli, engineBin } from "./support/Cli"
 import { serveChannel, typicalPackages, writeChannel } from "./support/CondaChannel"
-import { tempDir } from "./support/Context"
+import { tempDir, tree } from "./support/Context"
 import { startServer, type TestServer } from "./support/Server"
 
 // Builds an image with the real CLI from a mise.toml naming a conda tool served by a loopback channel, checks the
@@ -114,5 +115,39 @@ describe("engine build with a conda tool", () => {
     expect(lines[4]).toBe("hello-dep 2.1.0 h1_1")
     // Text files hold the prefix they were installed at (the build machine's), as mise's do.
     expect(lines[2]).toBe(`installed at ${path.join(data, tool)}`)
+  })
+
+  it("installs the same prefix as mise 2026.9.15 does from the same channel, launchers aside", async () => {
+    const project = path.join(work, "mise-project")
+    fs.mkdirSync(project, { recursive: true })
+    fs.writeFileSync(path.join(project, "mise.toml"), `[tools]\n"conda:hello-conda" = { version = "1.1", channel = "${server.url}/channel" }\n`)
+    const miseData = path.join(work, "mise-data")
+    await exec(ensureMise(), ["install"], {
+      cwd: project,
+      timeout: 120_000,
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: path.join(work, "mise-home"),
+        MISE_DATA_DIR: miseData,
+        MISE_CACHE_DIR: path.join(work, "mise-cache"),
+        MISE_CONFIG_DIR: path.join(work, "mise-config"),
+        MISE_STATE_DIR: path.join(work, "mise-state"),
+        MISE_YES: "1",
+        MISE_EXPERIMENTAL: "1"
+      }
+    })
+    // Each file as `kind path mode` plus its bytes with the install path written as <prefix> (and NUL padding, whose
+    // length depends on the path's, collapsed).
+    const described = (prefix: string) =>
+      tree(prefix).filter((line) => !line.includes(" .mise-bins/")).map((line) => {
+        const [kind, rel] = line.split(" ")
+        if (kind !== "f") return line
+        const bytes = fs.readFileSync(path.join(prefix, rel!)).toString("latin1")
+        return `${line} ${bytes.split(prefix).join("<prefix>").replace(/\u0000+/g, "\u0000")}`
+      })
+    const ours = described(path.join(data, tool))
+    const theirs = described(path.join(miseData, tool))
+    expect(ours).toEqual(theirs)
+    expect(fs.readdirSync(path.join(data, tool, ".mise-bins")).sort()).toEqual(fs.readdirSync(path.join(miseData, tool, ".mise-bins")).sort())
   })
 })
