@@ -44,6 +44,8 @@ export const forgejoForge: Forge = {
   // 50 is the largest page Forgejo serves by default (MAX_RESPONSE_ITEMS).
   listUrl: (api, repo) => `${api}/repos/${repo}/releases?limit=50&page=1`,
   tagUrl: (api, repo, tag) => `${api}/repos/${repo}/releases/tags/${encodeURIComponent(tag)}`,
+  // Gitea/Forgejo's newest full release (by date, not version), which mise takes for `latest`; older servers answer 404.
+  latestUrl: (api, repo) => `${api}/repos/${repo}/releases/latest`,
   decodeList: (body) => Effect.map(decodeList(body), (list) => list.map(toRelease)),
   decodeOne: (body) => Effect.map(decodeOne(body), toRelease)
 }

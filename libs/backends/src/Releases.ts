@@ -44,7 +44,7 @@ export interface Forge {
   readonly headers: (token: string | undefined) => Readonly<Record<string, string>>
   readonly listUrl: (apiUrl: string, repo: string) => string
   readonly tagUrl: (apiUrl: string, repo: string, tag: string) => string
-  /** The forge's own idea of the latest release, when it has an endpoint for it (GitHub). */
+  /** The forge's own idea of the latest release, when it has an endpoint for it (GitHub, Forgejo). */
   readonly latestUrl?: (apiUrl: string, repo: string) => string
   readonly decodeList: (body: string) => Effect.Effect<ReadonlyArray<Release>, ParseResult.ParseError>
   readonly decodeOne: (body: string) => Effect.Effect<Release, ParseResult.ParseError>

@@ -31,6 +31,17 @@ const h = useReleaseHarness("forgejo", makeForgejoBackend, (server) => ({ api_ur
       ]
     }]
   })
+  // A backport (1.0.5) published after 1.1.0: the server's /releases/latest names it, being the newest by date.
+  serveForgejo(server, {
+    repo: "acme/backport",
+    pageSize: 50,
+    latest: true,
+    releases: [
+      { tag: "v1.0.5", assets: await typicalAssets("hello", "1.0.5") },
+      { tag: "v1.1.0", assets: await typicalAssets("hello", "1.1.0") },
+      { tag: "v1.0.0", assets: [] }
+    ]
+  })
   serveError(server, "/api/v1/repos/acme/limited/releases", 429, "rate limited", { "retry-after": "30" })
   serveError(server, "/api/v1/repos/acme/nope/releases", 404, "The target couldn't be found.")
 })
@@ -52,6 +63,18 @@ describe("forgejo backend: versions", () => {
     expect(await h.run(b.resolveVersion!(h.tool("acme/hello"), h.ctx()))).toBe("1.0.1")
     expect(await h.run(b.resolveVersion!(h.tool("acme/hello", "1.0"), h.ctx()))).toBe("1.0.1")
     expect(await h.run(b.resolveVersion!(h.tool("acme/hello", "0"), h.ctx()))).toBe("0.9.0")
+  })
+
+  it("latest is what the server's /releases/latest names (the newest by date, here a backport), as mise takes it", async () => {
+    const b = await h.backend()
+    expect(await h.run(b.resolveVersion!(h.tool("acme/backport"), h.ctx()))).toBe("1.0.5")
+    expect(h.server().hits("/api/v1/repos/acme/backport/releases/latest")).toBe(1)
+    expect(h.server().hits("/api/v1/repos/acme/backport/releases")).toBe(0)
+    // A prefix still resolves against the list, by version.
+    expect(await h.run(b.resolveVersion!(h.tool("acme/backport", "1"), h.ctx()))).toBe("1.1.0")
+    // A server without the endpoint (Gitea before 1.17) answers 404: the list decides.
+    expect(await h.run((await h.backend()).resolveVersion!(h.tool("acme/hello"), h.ctx()))).toBe("1.0.1")
+    expect(h.server().hits("/api/v1/repos/acme/hello/releases/latest")).toBeGreaterThan(0)
   })
 
   it("defaults to codeberg.org", () => {

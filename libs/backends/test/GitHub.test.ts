@@ -46,6 +46,18 @@ beforeAll(async () => {
       { tag: "v0.9.0", assets: await typicalAssets("hello", "0.9.0") }
     ]
   })
+  // A backport (1.0.5) published after 1.1.0: GitHub marks the newest by date "Latest", not the highest version.
+  serveGitHub(server, {
+    base: "/api/v3",
+    repo: "acme/backport",
+    pageSize: 100,
+    latest: true,
+    releases: [
+      { tag: "v1.0.5", assets: [] },
+      { tag: "v1.1.0", assets: [] },
+      { tag: "v1.0.0", assets: [] }
+    ]
+  })
   // The same releases without a /releases/latest endpoint answer (as for a repository with only pre-releases).
   serveGitHub(server, {
     base: "/api/v3",
@@ -188,6 +200,12 @@ describe("github backend: versions", () => {
     // One request answers `latest`: the list is not needed.
     expect(server.hits("/api/v3/repos/acme/hello/releases")).toBe(list)
     expect(server.hits("/api/v3/repos/acme/hello/releases/latest")).toBeGreaterThan(0)
+  })
+
+  it("latest is the release GitHub marks Latest, even a backport below the highest version, as mise resolves it", async () => {
+    const b = await backend()
+    expect(await run(b.resolveVersion!(tool("acme/backport"), ctx()))).toBe("1.0.5")
+    expect(await run(b.resolveVersion!(tool("acme/backport", "1"), ctx()))).toBe("1.1.0")
   })
 
   it("without a /releases/latest answer, latest is the newest release neither marked nor named a pre-release", async () => {

@@ -195,6 +195,8 @@ export interface ForgejoFixture {
   readonly repo: string
   readonly releases: ReadonlyArray<FixtureRelease>
   readonly pageSize: number
+  /** Serve `/releases/latest`: the newest full release in list order (Gitea 1.17+; older servers answer 404). */
+  readonly latest?: boolean
 }
 
 /** Forgejo/Gitea v1 shapes: `/api/v1/repos/:o/:r/releases?limit&page` with `Link` and `x-total-count`. */
@@ -236,5 +238,9 @@ export const serveForgejo = (server: TestServer, f: ForgejoFixture) => {
     json(res, 200, p.items, { "x-total-count": String(listed.length), ...(links.length > 0 ? { link: links.join(",") } : {}) })
   })
   for (const [i, r] of f.releases.entries()) server.route(`${api}/tags/${r.tag}`, (_req, res) => json(res, 200, listed[i]))
+  if (f.latest === true) {
+    const latest = listed.find((r) => !r.draft && !r.prerelease)
+    server.route(`${api}/latest`, (_req, res) => (latest !== undefined ? json(res, 200, latest) : json(res, 404, { message: "Not Found" })))
+  }
   serveAssets(server, download, f.releases)
 }
