@@ -323,6 +323,14 @@ describe("engine push", () => {
     const index = JSON.parse(raw) as { manifests: Array<{ digest: string; platform: { os: string } }> }
     expect(index.manifests).toHaveLength(1)
     expect(index.manifests[0]?.digest).toBe(pushed?.split(" ")[1])
+
+    // Recorded: the tag still holds the index this push wrote, so nothing is sent again (the tool layer is read through the index).
+    const again = await engine(["push", dest, "--from", "scratch", "--no-mise", "--update-index"], { cwd: dir, env: env() })
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout.trim().split("\n")).toEqual([
+      pushed?.replace(/\(\d+ blob\(s\) uploaded, \d+ already present\)/, "(0 blob(s) uploaded, 3 already present, 1 tool layer(s) reused from previous image)"),
+      updated
+    ])
   })
 
   it("pushes through 500s, a 429 and a cut upload", async () => {
