@@ -2,8 +2,10 @@ import {
   type Backend,
   compareCondaVersions,
   condaChannelUrl,
+  condaIndex,
   condaLauncherScript,
   condaReplacePrefix,
+  condaSolve,
   condaVirtualPackages,
   Downloader,
   layerDownloader,
@@ -107,6 +109,43 @@ describe("conda versions and match specs", () => {
   it("refuses specs it cannot read, saying what is wrong", () => {
     expect(() => parseMatchSpec("hello[version='>=1']")).toThrow("match spec \"hello[version='>=1']\" uses [key=value] brackets, which are not supported")
     expect(() => parseMatchSpec("hello >=1 build extra")).toThrow("invalid match spec \"hello >=1 build extra\"")
+  })
+})
+
+describe("resolving dependencies (pure)", () => {
+  const record = (name: string, version: string, depends: ReadonlyArray<string> = [], extra: Record<string, unknown> = {}) =>
+    [`${name}-${version}-h0_0.tar.bz2`, { name, version, build: "h0_0", build_number: 0, depends, ...extra }] as const
+  const index = (records: ReadonlyArray<readonly [string, Record<string, unknown>]>) =>
+    condaIndex([{ subdir: "linux-64", baseUrl: "http://channel/linux-64/", repodata: { packages: Object.fromEntries(records), "packages.conda": {}, removed: [] } }])
+  const solved = (records: ReadonlyArray<readonly [string, Record<string, unknown>]>, root: string) => {
+    const result = condaSolve(index(records), parseMatchSpec(root), [{ name: "__unix", version: "0", build: "0" }], "the channel")
+    return result.ok ? result.packages.map((c) => `${c.record.name} ${c.record.version}`) : `${result.failure.chain.join(" → ")}: ${result.failure.reason}`
+  }
+  const diamond = [
+    record("r", "1.0", ["a", "c"]),
+    record("a", "2.0", ["b >=2"]),
+    record("a", "1.0", ["b <2"]),
+    record("c", "1.0", ["b 1.*"]),
+    record("b", "1.5"),
+    record("b", "2.5")
+  ]
+
+  it("backtracks from the newest build when a later requirement conflicts, dependencies first", () => {
+    expect(solved(diamond, "r")).toEqual(["b 1.5", "a 1.0", "c 1.0", "r 1.0"])
+    // The same answer whatever order the channel lists its packages in.
+    expect(solved([...diamond].reverse(), "r")).toEqual(["b 1.5", "a 1.0", "c 1.0", "r 1.0"])
+  })
+
+  it("honours constrains (run_constrained) without installing what they name", () => {
+    const records = [record("r", "1.0", ["b", "e"]), record("e", "1.0", [], { constrains: ["b <2", "zz >=9"] }), record("b", "1.5"), record("b", "2.5")]
+    expect(solved(records, "r")).toEqual(["b 1.5", "e 1.0", "r 1.0"])
+  })
+
+  it("reports the deepest dead end, and needs __unix-like virtual packages from the system", () => {
+    expect(solved([record("r", "1.0", ["__unix", "__osx >=11"])], "r")).toBe("r 1.0 (h0_0) → __osx >=11: the virtual package __osx is not available on this system")
+    expect(solved([record("r", "1.0", ["x"]), record("x", "1.0", ["y >=2"]), record("y", "1.0")], "r")).toBe(
+      "r 1.0 (h0_0) → x 1.0 (h0_0) → y >=2: no build of y matches (the channel has 1.0)"
+    )
   })
 })
 
