@@ -134,6 +134,7 @@ describe("formats", () => {
 
   it.each([
     ["tool.gz", zlib.gzipSync],
+    ["tool.xz", (data: Buffer) => execFileSync("xz", ["-c"], { input: data })],
     ["tool.zst", zstd],
     ["tool.bz2", bzip2]
   ])("decompresses a single %s into an executable file", async (name, compress) => {
