@@ -193,6 +193,9 @@ const makeProxyClient = (config: TransportConfig, env: Readonly<Record<string, s
       return import("undici")
     }).then(({ EnvHttpProxyAgent }) =>
       new EnvHttpProxyAgent({
+        httpProxy: env.HTTP_PROXY ?? env.http_proxy ?? "",
+        httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? "",
+        noProxy: env.NO_PROXY ?? env.no_proxy ?? "",
         connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(env) },
         headersTimeout: config.headersTimeoutMs,
         bodyTimeout: config.idleTimeoutMs

@@ -2,7 +2,7 @@ import { digestOf, MediaType } from "@engine/layout"
 import { Effect, Either, Redacted } from "effect"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, connect, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -91,6 +91,45 @@ describe("RegistryClient against a scripted registry", () => {
     const blobRequest = registry.seen.find((r) => r.url.includes("/blobs/"))
     expect(blobRequest?.authorization).toMatch(/^Basic /)
     expect(other.seen).toEqual([{ method: "GET", url: "/storage/blob?sig=1", authorization: undefined }])
+  })
+
+  it("goes through HTTP_PROXY (a CONNECT tunnel) for a registry that is not loopback, and straight to a loopback one", async () => {
+    // A forward proxy that tunnels every CONNECT to the scripted registry, whatever host it names.
+    const tunnels: Array<string> = []
+    const proxy = createServer((_req, res) => res.writeHead(405).end())
+    proxy.on("connect", (req: IncomingMessage, client: Socket) => {
+      tunnels.push(req.url ?? "")
+      const upstream = connect(Number(registry.host.split(":")[1]), "127.0.0.1", () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+        upstream.pipe(client)
+        client.pipe(upstream)
+      })
+      upstream.on("error", () => client.destroy())
+      client.on("error", () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
+    servers.push(proxy)
+    registry.handler = (req, res) =>
+      req.url === "/v2/" ? json(res, 200, {}) : res.writeHead(200, { "content-length": blob.length }).end(Buffer.from(blob))
+    const saved = process.env.HTTP_PROXY
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    try {
+      const descriptor = { mediaType: MediaType.LayerGzip, digest: blobDigest, size: blob.length }
+      await runWith(
+        Effect.zipRight(
+          fetchBlobToFile(ref("r/x", "registry.test:5000"), descriptor, join(work, "proxied")),
+          fetchBlobToFile(ref("r/x"), descriptor, join(work, "direct"))
+        ),
+        { insecureRegistries: ["registry.test:5000"] }
+      )
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY
+      else process.env.HTTP_PROXY = saved
+    }
+    expect(tunnels.length).toBeGreaterThan(0)
+    expect(new Set(tunnels)).toEqual(new Set(["registry.test:5000"]))
+    expect(registry.seen.map((r) => r.url)).toEqual(["/v2/", `/v2/r/x/blobs/${blobDigest}`, "/v2/", `/v2/r/x/blobs/${blobDigest}`])
+    expect(await readdir(work)).toEqual(expect.arrayContaining(["proxied", "direct"]))
   })
 
   it("answers a Bearer challenge met on a repository after an open /v2/, and re-answers once when a token is refused", async () => {
