@@ -4,11 +4,10 @@ import { createWriteStream } from "node:fs"
 import * as fsp from "node:fs/promises"
 import { STATUS_CODES } from "node:http"
 import * as NodePath from "node:path"
-import { Transform } from "node:stream"
+import { type Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { Progress, type ProgressShape } from "@engine/layout"
-import { NETWORK_ERROR_CODES, networkErrorCode, trustedCertificates } from "@engine/registry"
-import type { Dispatcher } from "undici"
+import { describeNetworkError, discardBody, type HttpResponse, makeTransport } from "@engine/registry"
 
 export type ChecksumAlgorithm = "sha256" | "sha512" | "sha1" | "md5"
 
@@ -69,6 +68,13 @@ export interface TextResponse {
   readonly body: string
 }
 
+/** What a HEAD request learnt about a URL that answered 2xx. */
+export interface ProbeResult {
+  /** The URL that answered, after redirects. */
+  readonly url: string
+  readonly contentType?: string
+}
+
 export interface DownloaderShape {
   readonly download: (request: DownloadRequest) => Effect.Effect<DownloadResult, DownloadError | ChecksumMismatchError>
   /** A small GET whose body is wanted in memory (API JSON). Non-2xx answers fail with their status. */
@@ -76,6 +82,8 @@ export interface DownloaderShape {
     url: string,
     headers?: Readonly<Record<string, string>>
   ) => Effect.Effect<TextResponse, DownloadError>
+  /** One HEAD, following redirects and not retried: whether a URL serves something, and what. Non-2xx fails. */
+  readonly probe: (url: string, headers?: Readonly<Record<string, string>>) => Effect.Effect<ProbeResult, DownloadError>
 }
 
 /** HTTP downloads and small API GETs, with timeouts, retries and host-scoped credentials. */
@@ -118,27 +126,11 @@ class Failure extends Error {
 }
 
 const RETRYABLE_STATUS = new Set([408, 429])
-const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`
 
 const describe = (e: unknown, config: DownloaderConfig): Failure => {
   if (e instanceof Failure) return e
-  const code = networkErrorCode(e)
-  const text = e instanceof Error ? e.message : String(e)
-  const retryable = code !== undefined && NETWORK_ERROR_CODES.has(code)
-  switch (code) {
-    case "UND_ERR_CONNECT_TIMEOUT":
-      return new Failure(`could not connect within ${secs(config.connectTimeoutMs)}`, true, undefined, e)
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return new Failure(`no response within ${secs(config.headersTimeoutMs)}`, true, undefined, e)
-    case "UND_ERR_BODY_TIMEOUT":
-      return new Failure(`the connection stalled (no data for ${secs(config.idleTimeoutMs)})`, true, undefined, e)
-    case "ECONNREFUSED":
-      return new Failure("connection refused", true, undefined, e)
-    case "ENOTFOUND":
-      return new Failure("host not found", false, undefined, e)
-    default:
-      return new Failure(code !== undefined && !text.includes(code) ? `${text} (${code})` : text, retryable, undefined, e)
-  }
+  const { detail, retryable } = describeNetworkError(e, config)
+  return new Failure(detail, retryable, undefined, e)
 }
 
 /** An exhausted rate limit resets in minutes or hours: retrying within seconds only spends more requests. */
@@ -154,31 +146,31 @@ const statusFailure = (status: number, headers: Readonly<Record<string, string>>
     { headers, body }
   )
 
-const headerValue = (headers: Dispatcher.ResponseData["headers"], name: string): string | undefined => {
-  const v = headers[name]
-  return Array.isArray(v) ? v[0] : v
-}
-
-const headerRecord = (headers: Dispatcher.ResponseData["headers"]): Record<string, string> => {
+/** Lowercase names; repeated headers joined with `, `. */
+const headerRecord = (response: HttpResponse): Record<string, string> => {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value
-  }
+  for (const [name, values] of Object.entries(response.headers)) if (values !== undefined) out[name.toLowerCase()] = values.join(", ")
   return out
 }
 
 const ERROR_BODY_CHARS = 2000
 
 /** The start of an error answer's body; the rest is dropped unread. */
-const errorBody = async (body: Dispatcher.ResponseData["body"]): Promise<string> => {
+const errorBody = async (body: Readable): Promise<string> => {
   let text = ""
   const decoder = new TextDecoder()
   for await (const chunk of body) {
     text += decoder.decode(chunk as Uint8Array, { stream: true })
     if (text.length >= ERROR_BODY_CHARS) break
   }
-  await body.dump().catch(() => undefined)
+  await discardBody(body)
   return text.slice(0, ERROR_BODY_CHARS)
+}
+
+const readText = async (body: Readable): Promise<string> => {
+  const chunks: Array<Buffer> = []
+  for await (const chunk of body) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString("utf8")
 }
 
 const filenameFromDisposition = (disposition: string | undefined): string | undefined => {
@@ -217,59 +209,26 @@ export const parseChecksum = (value: string): Checksum | string => {
   return { algorithm: algorithm as ChecksumAlgorithm, hex }
 }
 
-const withoutAuthorization = (headers: Readonly<Record<string, string>>): Record<string, string> =>
-  Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== "authorization"))
-
-/** Build a Downloader over undici. Proxies from HTTP(S)_PROXY / NO_PROXY are honoured. */
+/**
+ * Build a Downloader over the registry's transport: Node's own HTTP client (undici's WebAssembly parser kept Node
+ * alive ~0.3 s at exit for its background tier-up), and undici's proxy agent only when HTTP(S)_PROXY applies.
+ */
 export const makeDownloader = (
   overrides: Partial<DownloaderConfig> = {}
 ): Effect.Effect<DownloaderShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const config: DownloaderConfig = { ...defaultDownloaderConfig, ...overrides }
-    // undici and the CA bundle are loaded on the first request: most builds download nothing.
-    let agentPromise: Promise<Dispatcher> | undefined
-    const agent = {
-      request: async (options: Dispatcher.RequestOptions) => {
-        agentPromise ??= import("undici").then(({ EnvHttpProxyAgent }) =>
-          new EnvHttpProxyAgent({
-            connect: { timeout: config.connectTimeoutMs, ca: trustedCertificates(process.env) },
-            headersTimeout: config.headersTimeoutMs,
-            bodyTimeout: config.idleTimeoutMs
-          })
-        )
-        return (await agentPromise).request(options)
-      }
-    }
-    yield* Effect.addFinalizer(() =>
-      agentPromise === undefined ? Effect.void : Effect.promise(() => agentPromise!.then((a) => a.destroy()))
-    )
+    const transport = makeTransport(config, process.env)
+    yield* Effect.addFinalizer(() => Effect.promise(() => transport.close()))
 
-    /** GET following redirects; the answer is a 2xx whose body the caller must consume. */
-    const open = async (url: string, headers: Readonly<Record<string, string>>, signal: AbortSignal) => {
-      const home = new URL(url).host
-      let current = url
-      for (let hop = 0; hop <= config.maxRedirects; hop++) {
-        const sameHost = new URL(current).host === home
-        const response = await agent.request({
-          origin: new URL(current).origin,
-          path: `${new URL(current).pathname}${new URL(current).search}`,
-          method: "GET",
-          headers: { "user-agent": config.userAgent, ...(sameHost ? headers : withoutAuthorization(headers)) },
-          signal
-        })
-        const location = headerValue(response.headers, "location")
-        if (response.statusCode >= 300 && response.statusCode < 400 && location !== undefined) {
-          await response.body.dump()
-          current = new URL(location, current).href
-          continue
-        }
-        if (response.statusCode < 200 || response.statusCode >= 300) {
-          const body = await errorBody(response.body).catch(() => "")
-          throw statusFailure(response.statusCode, headerRecord(response.headers), body)
-        }
-        return { response, finalUrl: current }
+    /** GET (or HEAD) following redirects, `Authorization` kept to the first origin; the answer is a 2xx. */
+    const open = async (url: string, headers: Readonly<Record<string, string>>, signal: AbortSignal, method: "GET" | "HEAD" = "GET") => {
+      const response = await transport.send({ method, url, headers, followRedirects: true }, signal)
+      if (response.status < 200 || response.status >= 300) {
+        const body = method === "GET" ? await errorBody(response.body).catch(() => "") : await discardBody(response.body).then(() => "")
+        throw statusFailure(response.status, headerRecord(response), body)
       }
-      throw new Failure(`more than ${config.maxRedirects} redirects`, false)
+      return { response, finalUrl: response.url }
     }
 
     const toDownloadError = (url: string, what: string) => (e: unknown) => {
@@ -327,8 +286,8 @@ export const makeDownloader = (
               }
             })
             await pipeline(response.body, tap, createWriteStream(temp, { flags: "wx" }), { signal })
-            const declared = Number(headerValue(response.headers, "content-length"))
-            if (Number.isFinite(declared) && headerValue(response.headers, "content-encoding") === undefined && declared !== size) {
+            const declared = Number(response.header("content-length"))
+            if (Number.isFinite(declared) && response.header("content-encoding") === undefined && declared !== size) {
               throw new Failure(`the body ended after ${size} of ${declared} bytes`, true)
             }
             const digest = sha256.digest("hex")
@@ -344,7 +303,7 @@ export const makeDownloader = (
               })
             }
             await fsp.rename(temp, request.dest)
-            const suggestedName = filenameFromDisposition(headerValue(response.headers, "content-disposition"))
+            const suggestedName = filenameFromDisposition(response.header("content-disposition"))
             const result: DownloadResult = {
               path: request.dest,
               size,
@@ -364,16 +323,29 @@ export const makeDownloader = (
       Effect.tryPromise({
         try: async (signal) => {
           const { response, finalUrl } = await open(url, headers, signal)
-          const body = await response.body.text()
-          const result: TextResponse = { url: finalUrl, status: response.statusCode, headers: headerRecord(response.headers), body }
+          const body = await readText(response.body)
+          const result: TextResponse = { url: finalUrl, status: response.status, headers: headerRecord(response), body }
           return result
         },
         catch: toDownloadError(url, "request to")
       })
 
+    const probe = (url: string, headers: Readonly<Record<string, string>>) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const { response, finalUrl } = await open(url, headers, signal, "HEAD")
+          await discardBody(response.body)
+          const contentType = response.header("content-type")
+          const result: ProbeResult = { url: finalUrl, ...(contentType !== undefined ? { contentType } : {}) }
+          return result
+        },
+        catch: toDownloadError(url, "HEAD request to")
+      })
+
     return {
       download: (request) => Effect.flatMap(Progress, (progress) => retrying(downloadOnce(request, progress))),
-      fetchText: (url, headers = {}) => retrying(fetchTextOnce(url, headers))
+      fetchText: (url, headers = {}) => retrying(fetchTextOnce(url, headers)),
+      probe: (url, headers = {}) => probe(url, headers)
     }
   })
 

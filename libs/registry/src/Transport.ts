@@ -41,6 +41,8 @@ export interface HttpResponse {
   readonly header: (name: string) => string | undefined
   /** Every value of a header that may repeat (WWW-Authenticate). */
   readonly headerAll: (name: string) => ReadonlyArray<string>
+  /** Every header, by lowercase name. */
+  readonly headers: Readonly<Record<string, ReadonlyArray<string> | undefined>>
   readonly body: Readable
 }
 
@@ -256,7 +258,7 @@ export const makeTransport = (
         if (answer.status === 303 && method !== "HEAD") method = "GET"
         continue
       }
-      return { status: answer.status, url: url.href, header: (name) => headerAll(name)[0], headerAll, body: answer.body }
+      return { status: answer.status, url: url.href, header: (name) => headerAll(name)[0], headerAll, headers: answer.headers, body: answer.body }
     }
   }
 
