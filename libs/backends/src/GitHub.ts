@@ -16,6 +16,7 @@ export const GITHUB_API = "https://api.github.com"
 
 const Asset = Schema.Struct({
   name: Schema.String,
+  url: Schema.optional(Schema.String),
   browser_download_url: Schema.String,
   digest: Schema.optional(Schema.NullOr(Schema.String))
 })
@@ -40,7 +41,12 @@ const toRelease = (r: typeof GitHubRelease.Type): Release => ({
   draft: r.draft,
   assets: r.assets.map((a) => {
     const digest = digestOf(a.digest)
-    return { name: a.name, url: a.browser_download_url, ...(digest !== undefined ? { digest } : {}) }
+    return {
+      name: a.name,
+      url: a.browser_download_url,
+      ...(a.url !== undefined ? { apiUrl: a.url } : {}),
+      ...(digest !== undefined ? { digest } : {})
+    }
   })
 })
 

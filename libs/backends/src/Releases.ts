@@ -16,6 +16,8 @@ import { describeAvailable, isPrerelease, matchVersion, resolveFromList, sortVer
 export interface ReleaseAsset {
   readonly name: string
   readonly url: string
+  /** The API's own URL for the asset (GitHub's `url`): the bytes with `Accept: application/octet-stream` and the token. */
+  readonly apiUrl?: string
   /** A digest the forge publishes with the asset itself (GitHub's `digest`). */
   readonly digest?: Checksum
 }
@@ -318,6 +320,23 @@ export const makeReleaseClient = (downloader: DownloaderShape): ReleaseClient =>
     return token !== undefined && authorization !== undefined && hostOf(url) === hostOf(apiUrl) ? { authorization } : {}
   }
 
+  /**
+   * Where to fetch an asset, as mise does: through the API on an Enterprise host (its browser URLs want a session);
+   * on the public API, the browser URL unless a HEAD finds it missing or a login page (a private repository).
+   */
+  const assetSource = (forge: Forge, tool: ToolRequest, asset: ReleaseAsset, ctx: BackendContext) =>
+    Effect.gen(function*() {
+      const browser = { url: asset.url, headers: downloadHeaders(forge, tool, asset.url, ctx) }
+      if (asset.apiUrl === undefined || asset.apiUrl === asset.url) return browser
+      const viaApi = {
+        url: asset.apiUrl,
+        headers: { ...downloadHeaders(forge, tool, asset.apiUrl, ctx), accept: "application/octet-stream" }
+      }
+      if (!asset.apiUrl.startsWith(`${forge.defaultApiUrl}/`)) return viaApi
+      const probed = yield* Effect.either(downloader.probe(browser.url, browser.headers))
+      return Either.isLeft(probed) || probed.right.contentType?.toLowerCase().includes("text/html") === true ? viaApi : browser
+    })
+
   /** The checksum the release publishes for `asset`, and where it came from. */
   const publishedChecksum = (forge: Forge, tool: ResolvedTool, release: Release, asset: ReleaseAsset, ctx: BackendContext) =>
     Effect.gen(function*() {
@@ -325,7 +344,8 @@ export const makeReleaseClient = (downloader: DownloaderShape): ReleaseClient =>
       const names = release.assets.map((a) => a.name)
       for (const name of checksumAssets(asset.name, names)) {
         const file = release.assets.find((a) => a.name === name)!
-        const text = yield* downloader.fetchText(file.url, downloadHeaders(forge, tool, file.url, ctx)).pipe(
+        const source = yield* assetSource(forge, tool, file, ctx)
+        const text = yield* downloader.fetchText(source.url, source.headers).pipe(
           Effect.mapError((e) => fail(tool, `cannot read the checksum file ${name} published with ${release.tag}: ${e.message}`, e))
         )
         const checksum = checksumFromFile(text.body, asset.name, name.startsWith(asset.name))
@@ -339,11 +359,12 @@ export const makeReleaseClient = (downloader: DownloaderShape): ReleaseClient =>
       const tool: ResolvedTool = { ...resolved, version: resolved.resolved }
       const published = yield* publishedChecksum(forge, tool, release, asset, ctx)
       const dest = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir, asset.name)
-      ctx.log(`${label(tool)}: download ${asset.url}`)
+      const source = yield* assetSource(forge, tool, asset, ctx)
+      ctx.log(`${label(tool)}: download ${source.url}`)
       return yield* downloader.download({
-        url: asset.url,
+        url: source.url,
         dest,
-        headers: downloadHeaders(forge, tool, asset.url, ctx),
+        headers: source.headers,
         ...(Option.isSome(published) ? { checksum: published.value.checksum } : {})
       }).pipe(
         Effect.mapError((e) =>

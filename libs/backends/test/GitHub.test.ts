@@ -3,7 +3,9 @@ import {
   type BackendContext,
   Downloader,
   githubForge,
+  githubInfo,
   layerDownloader,
+  makeForgeBackend,
   makeGitHubBackend,
   type ResolvedTool,
   type ToolRequest,
@@ -16,7 +18,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { tempDir, testContext, tree } from "./support/Context"
 import { tarGz } from "./support/Fixtures"
-import { serveError, serveGitHub, sha256, toolScript, toolTarGz, typicalAssets } from "./support/Forges"
+import { type FixtureAsset, serveError, serveGitHub, sha256, toolScript, toolTarGz, typicalAssets } from "./support/Forges"
 import { startServer, type TestServer } from "./support/Server"
 
 let server: TestServer
@@ -142,6 +144,26 @@ beforeAll(async () => {
       ]
     }]
   })
+  // Private repositories: bytes only through the API's asset URL with the token, stored on another host.
+  const secret = async (tool: string): Promise<ReadonlyArray<FixtureAsset>> => {
+    const body = await toolTarGz(tool, "1.0.0", "private")
+    const name = `${tool}-1.0.0-linux-amd64.tar.gz`
+    return [{ name, body }, { name: `${name}.sha256`, body: Buffer.from(`${sha256(body)}  ${name}\n`) }]
+  }
+  for (const repo of ["acme/secret", "acme/sso"]) {
+    serveGitHub(server, {
+      base: "/api/v3",
+      repo,
+      pageSize: 100,
+      privateToken: "ghp_secret",
+      storageOrigin: server.url.replace("127.0.0.1", "localhost"),
+      releases: [{ tag: "v1.0.0", assets: await secret(repo.split("/")[1]!) }]
+    })
+  }
+  // A single sign-on organisation answers a browser URL with its login page.
+  for (const name of ["sso-1.0.0-linux-amd64.tar.gz", "sso-1.0.0-linux-amd64.tar.gz.sha256"]) {
+    server.route(`/acme/sso/releases/download/v1.0.0/${name}`, (_req, res) => res.writeHead(200, { "content-type": "Text/HTML; charset=utf-8" }).end("<html>Sign in</html>"))
+  }
   serveError(server, "/api/v3/repos/acme/limited/releases", 403, "API rate limit exceeded for 127.0.0.1. (But here's the good news: ...)", {
     "x-ratelimit-limit": "60",
     "x-ratelimit-remaining": "0",
@@ -297,7 +319,7 @@ describe("github backend: install", () => {
     const out = await install(await backend(), resolved(tool("acme/digest", "0.9.0"), "0.9.0"))
     expect(out.bins).toEqual(["bin"])
     const { e, tree: left } = await installError(await backend(), resolved(tool("acme/digest", "1.0.0"), "1.0.0"))
-    expect(e.message).toMatch(/^github:acme\/digest@1\.0\.0: checksum mismatch for .*hello-linux-x86_64\.tar\.gz: expected sha256:1{64}, got sha256:[0-9a-f]{64} \(the checksum is from GitHub's digest of hello-linux-x86_64\.tar\.gz\)/)
+    expect(e.message).toMatch(/^github:acme\/digest@1\.0\.0: checksum mismatch for .*\/releases\/assets\/\d+: expected sha256:1{64}, got sha256:[0-9a-f]{64} \(the checksum is from GitHub's digest of hello-linux-x86_64\.tar\.gz\)/)
     expect(left).toEqual([])
   })
 
@@ -322,9 +344,9 @@ describe("github backend: install", () => {
     serveGitHub(server, { base: "/api/v3", repo: "acme/vanished", pageSize: 100, releases: [{ tag: "v1.0.0", assets: [{ name: "hello-linux-amd64.tar.gz", body: Buffer.from("x") }] }] })
     server.route("/acme/vanished/releases/download/v1.0.0/hello-linux-amd64.tar.gz", (_req, res) => res.writeHead(404).end("Not Found"))
     const { e, tree: left } = await installError(await backend(), resolved(tool("acme/vanished", "1.0.0"), "1.0.0"))
-    expect(e.message).toBe(
-      `github:acme/vanished@1.0.0: download of ${server.url}/acme/vanished/releases/download/v1.0.0/hello-linux-amd64.tar.gz failed: HTTP 404 Not Found`
-    )
+    // An Enterprise API serves the asset itself, redirecting to the browser URL, which is gone.
+    expect(e.message).toBe(`github:acme/vanished@1.0.0: download of ${api}/repos/acme/vanished/releases/assets/100 failed: HTTP 404 Not Found`)
+    expect(server.hits("/acme/vanished/releases/download/v1.0.0/hello-linux-amd64.tar.gz")).toBe(1)
     expect(left).toEqual([])
   })
 
@@ -402,5 +424,61 @@ describe("github backend: tokens", () => {
       "x-github-api-version": "2022-11-28",
       authorization: "Bearer t"
     })
+  })
+})
+
+describe("github backend: private repositories and GitHub Enterprise", () => {
+  const secretTool = "/acme/secret/releases/download/v1.0.0/secret-1.0.0-linux-amd64.tar.gz"
+  // Ids as serveGitHub numbers them: release 1, assets 100 (the archive) and 101 (its .sha256).
+  const secretApi = "/api/v3/repos/acme/secret/releases/assets"
+  const withToken = () => ctx({ env: { GITHUB_TOKEN: "ghp_secret" } })
+  // The public API's rule, with api.github.com played by the loopback API.
+  const dotCom = () => runtime.runPromise(Effect.map(Downloader, (d) => makeForgeBackend({ ...githubForge, defaultApiUrl: api }, githubInfo, d)))
+  const seenSince = (since: number, p: string) => server.requests.slice(since).filter((r) => r.path === p)
+
+  it("on an Enterprise api_url, assets come from the API's asset URL with the token; the redirect to storage carries none", async () => {
+    const since = server.requests.length
+    const out = await install(await backend(), resolved(tool("acme/secret", "1.0.0"), "1.0.0"), withToken())
+    expect(execFileSync(path.join(out.dir, "bin", "secret"), { encoding: "utf8" })).toBe("secret 1.0.0 private\n")
+    expect(server.hits(secretTool)).toBe(0)
+    for (const id of [100, 101]) {
+      const [asked] = seenSince(since, `${secretApi}/${id}`)
+      expect([asked?.headers.authorization, asked?.headers.accept]).toEqual(["Bearer ghp_secret", "application/octet-stream"])
+      const [stored] = seenSince(since, `/storage/acme/secret/${id}`)
+      expect([stored?.headers.host?.split(":")[0], stored?.headers.authorization]).toEqual(["localhost", undefined])
+    }
+  })
+
+  it("without the token, a private repository is one the API does not know, and the message says what to set", async () => {
+    const { e } = await installError(await backend(), resolved(tool("acme/secret", "1.0.0"), "1.0.0"))
+    expect(e.message).toContain("GitHub has no repository acme/secret at")
+    expect(e.message).toContain("if it is private, set GITHUB_TOKEN")
+  })
+
+  it("on github.com, a public asset comes from its browser URL once a HEAD finds it there", async () => {
+    const since = server.requests.length
+    const asset = "/acme/elsewhere/releases/download/v1.0.0/hello-linux-amd64.tar.gz"
+    const out = await install(await dotCom(), resolved(tool("acme/elsewhere", "1.0.0"), "1.0.0"))
+    expect(out.bins).toEqual(["bin"])
+    expect(seenSince(since, asset)).toHaveLength(2)
+    expect(seenSince(since, "/api/v3/repos/acme/elsewhere/releases/assets/100")).toHaveLength(0)
+  })
+
+  it("on github.com, a private repository's browser URL 404s, so the asset comes from the API with the token", async () => {
+    const since = server.requests.length
+    const out = await install(await dotCom(), resolved(tool("acme/secret", "1.0.0"), "1.0.0"), withToken())
+    expect(execFileSync(path.join(out.dir, "bin", "secret"), { encoding: "utf8" })).toBe("secret 1.0.0 private\n")
+    // Only the HEAD reached the browser URL.
+    expect(seenSince(since, secretTool)).toHaveLength(1)
+    expect(seenSince(since, `${secretApi}/100`).map((r) => r.headers.authorization)).toEqual(["Bearer ghp_secret"])
+    expect(seenSince(since, "/storage/acme/secret/100").map((r) => r.headers.authorization)).toEqual([undefined])
+  })
+
+  it("on github.com, a browser URL answering a login page (text/html) is not the asset: the API serves it", async () => {
+    const since = server.requests.length
+    const out = await install(await dotCom(), resolved(tool("acme/sso", "1.0.0"), "1.0.0"), withToken())
+    expect(execFileSync(path.join(out.dir, "bin", "sso"), { encoding: "utf8" })).toBe("sso 1.0.0 private\n")
+    expect(seenSince(since, "/acme/sso/releases/download/v1.0.0/sso-1.0.0-linux-amd64.tar.gz")).toHaveLength(1)
+    expect(seenSince(since, "/storage/acme/sso/100")).toHaveLength(1)
   })
 })

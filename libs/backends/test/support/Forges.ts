@@ -88,11 +88,25 @@ export interface GitHubFixture {
   readonly latest?: boolean
   /** The origin of `browser_download_url` (default: the server's). */
   readonly downloadOrigin?: string
+  /**
+   * A private repository readable with this token: the API answers 404 without it, `browser_download_url` always
+   * 404s (it wants a browser session), and the API's asset URL redirects to a storage host serving the bytes.
+   */
+  readonly privateToken?: string
+  /** The origin of that storage host (default: the server's); like S3, it refuses a request carrying a token. */
+  readonly storageOrigin?: string
 }
 
-/** GitHub's REST shapes: paginated list with `Link`, `/releases/latest`, `/releases/tags/:tag`, and the downloads. */
+/**
+ * GitHub's REST shapes: paginated list with `Link`, `/releases/latest`, `/releases/tags/:tag`, the browser downloads,
+ * and each asset's API URL (`/releases/assets/:id`): its JSON, or with `Accept: application/octet-stream` a 302 to
+ * the bytes.
+ */
 export const serveGitHub = (server: TestServer, f: GitHubFixture) => {
   const origin = f.downloadOrigin ?? server.url
+  const allowed = (req: http.IncomingMessage) => f.privateToken === undefined || req.headers.authorization === `Bearer ${f.privateToken}`
+  const guarded = (handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) =>
+  (req: http.IncomingMessage, res: http.ServerResponse) => allowed(req) ? handler(req, res) : json(res, 404, { message: "Not Found" })
   const download = (r: FixtureRelease, a: FixtureAsset) => `/${f.repo}/releases/download/${r.tag}/${a.name}`
   const toJson = (r: FixtureRelease, id: number) => ({
     url: `${server.url}${f.base}/repos/${f.repo}/releases/${id}`,
@@ -121,7 +135,7 @@ export const serveGitHub = (server: TestServer, f: GitHubFixture) => {
   })
   const listed = f.releases.map((r, i) => toJson(r, f.releases.length - i))
   const api = `${f.base}/repos/${f.repo}/releases`
-  server.route(api, (req, res) => {
+  server.route(api, guarded((req, res) => {
     const p = pageOf(req, listed, "per_page", f.pageSize)
     const link = (n: number, rel: string) => `<${server.url}${api}?per_page=${p.size}&page=${n}>; rel="${rel}"`
     const links = [
@@ -129,13 +143,30 @@ export const serveGitHub = (server: TestServer, f: GitHubFixture) => {
       ...(p.page < p.last ? [link(p.page + 1, "next"), link(p.last, "last")] : [])
     ]
     json(res, 200, p.items, links.length > 0 ? { link: links.join(", ") } : {})
-  })
-  for (const [i, r] of f.releases.entries()) server.route(`${api}/tags/${r.tag}`, (_req, res) => json(res, 200, listed[i]))
+  }))
+  for (const [i, r] of f.releases.entries()) server.route(`${api}/tags/${r.tag}`, guarded((_req, res) => json(res, 200, listed[i])))
   if (f.latest === true) {
     const latest = listed.find((r) => !r.draft && !r.prerelease)
-    server.route(`${api}/latest`, (_req, res) => (latest !== undefined ? json(res, 200, latest) : json(res, 404, { message: "Not Found" })))
+    server.route(`${api}/latest`, guarded((_req, res) => (latest !== undefined ? json(res, 200, latest) : json(res, 404, { message: "Not Found" }))))
   }
-  serveAssets(server, download, f.releases)
+  for (const [i, r] of f.releases.entries()) {
+    for (const [j, a] of r.assets.entries()) {
+      const described = listed[i]!.assets[j]!
+      const storage = `/storage/${f.repo}/${described.id}`
+      const bytes = f.privateToken === undefined ? `${origin}${download(r, a)}` : `${f.storageOrigin ?? server.url}${storage}`
+      server.route(`${api}/assets/${described.id}`, guarded((req, res) =>
+        req.headers.accept === "application/octet-stream" ? res.writeHead(302, { location: bytes }).end() : json(res, 200, described)
+      ))
+      if (f.privateToken !== undefined) {
+        server.route(storage, (req, res) =>
+          req.headers.authorization !== undefined
+            ? res.writeHead(400, { "content-type": "application/xml" }).end("<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>")
+            : res.writeHead(200, { "content-type": "application/octet-stream", "content-length": a.body.length }).end(a.body))
+        server.route(download(r, a), (_req, res) => res.writeHead(404, { "content-type": "text/html; charset=utf-8" }).end("<html>Not Found</html>"))
+      }
+    }
+  }
+  if (f.privateToken === undefined) serveAssets(server, download, f.releases)
 }
 
 export interface GitLabFixture {
