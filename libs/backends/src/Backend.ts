@@ -99,6 +99,7 @@ export class BackendRegistry extends Context.Tag("@engine/backends/BackendRegist
   BackendRegistry,
   {
     readonly get: (tool: ToolRequest) => Effect.Effect<Backend, BackendError>
-    readonly list: () => ReadonlyArray<Backend>
+    /** Every backend id it answers, built-in ones first. */
+    readonly ids: () => ReadonlyArray<string>
   }
 >() {}

@@ -157,10 +157,11 @@ export {
 } from "./Platform"
 export { type MissingCommand, missingCommands } from "./Preflight"
 export { CommandError, type CommandOutput, run, type RunOptions, which, withInstallEnv } from "./Process"
+export { builtinBackends } from "./Builtins"
 export {
   backendRegistryLayer,
   BackendRegistryLive,
-  builtinBackends,
+  loadBuiltinBackends,
   makeBackendRegistry,
   rejectUnsupported
 } from "./Registry"

@@ -28,7 +28,7 @@ describe("BackendRegistry", () => {
     expect((await get("http:hello")).id).toBe("http")
     expect((await get("npm:prettier")).id).toBe("npm")
     expect(builtinBackends.map((b) => b.id)).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "conda", "dotnet", "spm"])
-    const listed = await Effect.runPromise(Effect.map(BackendRegistry, (r) => r.list().map((b) => b.id)).pipe(Effect.provide(BackendRegistryLive)))
+    const listed = await Effect.runPromise(Effect.map(BackendRegistry, (r) => r.ids()).pipe(Effect.provide(BackendRegistryLive)))
     expect(listed).toEqual(["http", "npm", "core", "github", "gitlab", "forgejo", "ubi", "aqua", "s3", "cargo", "go", "gem", "pipx", "conda", "dotnet", "spm"])
   })
 

@@ -5,7 +5,7 @@ import { json } from "../Shared"
 
 export const backendsCommand = Command.make("backends", { json }, (o) =>
   Effect.gen(function*() {
-    const backends = listBackends()
+    const backends = yield* listBackends
     if (o.json) return yield* Console.log(JSON.stringify(backends, null, 2))
     for (const b of backends) {
       yield* Console.log(`${b.id.padEnd(10)} ${b.specForm.padEnd(28)} ${b.description}`)
