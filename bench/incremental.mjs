@@ -1,16 +1,18 @@
 // The task-graph targets of issue 3, engine vs mise 2026.9.15 on the same installs (one data dir), medians:
 // warm (cache hit) builds, a full re-layer, an incremental build after bumping one small tool, a no-op
 // install + build, and the scaling of the incremental build with 1, 10 and 40 tools.
-// Usage: node bench/incremental.mjs [runs]
+// Usage: node bench/incremental.mjs [runs] [--only scaling]
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { benchEnv, engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
 
-const runs = Number(process.argv[2] ?? 5)
+const args = process.argv.slice(2)
+const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
+const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 5)
 const work = path.join(repo, "bench", ".work", "incremental")
 const data = path.join(work, "data")
-const mise = ensureMise()
+const mise = only === "scaling" ? "mise" : ensureMise()
 
 const envFor = (proj) => benchEnv(work, data, proj)
 const miseBuild = (extra = []) => [mise, ["oci", "build", "--from", "scratch", "--no-mise", "-o", "out-mise", ...extra]]
@@ -39,41 +41,43 @@ const bumper = (proj, others) => () => {
   fs.writeFileSync(path.join(proj, "mise.toml"), toolToml([...others, ["small", v, 1]]))
 }
 
-makeTool(data, "big", "1.0.0", 150)
-const mids = Array.from({ length: 8 }, (_, i) => [`mid${i}`, "1.0.0", i < 4 ? 10 : 5])
-for (const [n, v, mb] of mids) makeTool(data, n, v, mb)
-const big = project("big", [["big", "1.0.0", 150]])
-const medium = project("medium", mids)
-const bumped = project("bumped", [["big", "1.0.0", 150], ["small", "1.0.0", 1]])
 makeTool(data, "small", "1.0.0", 1)
+if (only !== "scaling") {
+  makeTool(data, "big", "1.0.0", 150)
+  const mids = Array.from({ length: 8 }, (_, i) => [`mid${i}`, "1.0.0", i < 4 ? 10 : 5])
+  for (const [n, v, mb] of mids) makeTool(data, n, v, mb)
+  const big = project("big", [["big", "1.0.0", 150]])
+  const medium = project("medium", mids)
+  const bumped = project("bumped", [["big", "1.0.0", 150], ["small", "1.0.0", 1]])
 
-const rows = [
-  pair("warm build, cache hit, 150 MB tool", big, miseBuild(), engineBuild(), { target: 0.5 }),
-  pair("warm build, cache hit, 8 tools / 60 MB", medium, miseBuild(), engineBuild(), { target: 0.9 }),
-  pair("full re-layer (--no-cache), 150 MB tool", big, miseBuild(["--no-cache"]), engineBuild(["--no-cache"]), { target: 0.6 }),
-  (() => {
-    const before = bumper(bumped, [["big", "1.0.0", 150]])
-    return pair("incremental: bump 1 small tool beside 150 MB", bumped, miseBuild(), engineBuild(), {
-      target: 0.5,
-      mise: { before, warmup: false },
-      engine: { before, warmup: false }
-    })
-  })(),
-  (() => {
-    const env = envFor(big)
-    const sh = (cmds) => ["sh", ["-c", cmds.map((c) => c.map((a) => `'${a}'`).join(" ")).join(" && ")]]
-    const m = sh([[mise, "install"], [mise, ...miseBuild()[1]]])
-    const e = sh([[process.execPath, engineBin, "install", "-C", big], [process.execPath, ...engineBuild()[1]]])
-    const mt = median(time(m[0], m[1], { runs, env, cwd: big }))
-    const et = median(time(e[0], e[1], { runs, env, cwd: big }))
-    return { label: "no-op install + build, 150 MB tool", mise: mt, engine: et, ratio: et / mt, target: 0.5 }
-  })()
-]
+  const rows = [
+    pair("warm build, cache hit, 150 MB tool", big, miseBuild(), engineBuild(), { target: 0.5 }),
+    pair("warm build, cache hit, 8 tools / 60 MB", medium, miseBuild(), engineBuild(), { target: 0.9 }),
+    pair("full re-layer (--no-cache), 150 MB tool", big, miseBuild(["--no-cache"]), engineBuild(["--no-cache"]), { target: 0.6 }),
+    (() => {
+      const before = bumper(bumped, [["big", "1.0.0", 150]])
+      return pair("incremental: bump 1 small tool beside 150 MB", bumped, miseBuild(), engineBuild(), {
+        target: 0.5,
+        mise: { before, warmup: false },
+        engine: { before, warmup: false }
+      })
+    })(),
+    (() => {
+      const env = envFor(big)
+      const sh = (cmds) => ["sh", ["-c", cmds.map((c) => c.map((a) => `'${a}'`).join(" ")).join(" && ")]]
+      const m = sh([[mise, "install"], [mise, ...miseBuild()[1]]])
+      const e = sh([[process.execPath, engineBin, "install", "-C", big], [process.execPath, ...engineBuild()[1]]])
+      const mt = median(time(m[0], m[1], { runs, env, cwd: big }))
+      const et = median(time(e[0], e[1], { runs, env, cwd: big }))
+      return { label: "no-op install + build, 150 MB tool", mise: mt, engine: et, ratio: et / mt, target: 0.5 }
+    })()
+  ]
 
-console.log(`engine vs mise oci build (mise ${"2026.9.15"}), ${runs} runs each, medians, ${spawnSync("nproc").stdout.toString().trim()} cores`)
-console.log("scenario                                          mise       engine     engine/mise  target")
-for (const r of rows) {
-  console.log(`${r.label.padEnd(49)} ${fmt(r.mise).padEnd(10)} ${fmt(r.engine).padEnd(10)} ${r.ratio.toFixed(2).padEnd(12)} <= ${r.target}`)
+  console.log(`engine vs mise oci build (mise ${"2026.9.15"}), ${runs} runs each, medians, ${spawnSync("nproc").stdout.toString().trim()} cores`)
+  console.log("scenario                                          mise       engine     engine/mise  target")
+  for (const r of rows) {
+    console.log(`${r.label.padEnd(49)} ${fmt(r.mise).padEnd(10)} ${fmt(r.engine).padEnd(10)} ${r.ratio.toFixed(2).padEnd(12)} <= ${r.target}`)
+  }
 }
 
 // Scaling: the incremental build after bumping one small tool, with N-1 other small tools already built.

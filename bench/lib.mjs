@@ -6,7 +6,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-export const engineBin = path.join(repo, "apps", "cli", "bin", "engine.cjs")
+/** `ENGINE_BIN` points at another build of the CLI, for A/B runs. */
+export const engineBin = process.env.ENGINE_BIN ?? path.join(repo, "apps", "cli", "bin", "engine.cjs")
 export const MISE_VERSION = "2026.9.15"
 
 /** Deterministic bytes: half text-like (compressible), half pseudo-random (not), like real tool installs. */
