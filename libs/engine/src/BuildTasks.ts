@@ -16,14 +16,14 @@ import {
   writeLayer
 } from "@engine/layout"
 import { Effect, Option, Schema } from "effect"
-import { lstatSync, readlinkSync } from "node:fs"
-import { readFile, stat } from "node:fs/promises"
+import { lstatSync, readlinkSync, statSync } from "node:fs"
+import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { BaseImage } from "./BaseImage"
 import { BuildError } from "./BuildError"
 import { type CacheStore, fingerprintFile, fingerprintTree } from "./cache"
 import type { Project, ToolSpec } from "./config"
-import { type AnyTask, type DepResult, depValue, type Json, JsonSchema, keyInputs, task, type Task } from "./graph"
+import { type AnyTask, type DepResult, depValue, type Json, JsonValue, keyInputs, task, type Task } from "./graph"
 import { assembleImage, indexOf, type ImageLayer, type ImageTool, manifestOf, toolLayerAnnotations } from "./ImageAssembly"
 import type { CopySpec, ImagePlan, Owner } from "./ImagePlan"
 import { isInstalled } from "./Installer"
@@ -468,7 +468,16 @@ export type LayerPart =
   | { readonly kind: "copy"; readonly task: Task<Layer, unknown, FileSystem.FileSystem>; readonly image: string }
   | { readonly kind: "config"; readonly task: Task<Layer, unknown, FileSystem.FileSystem> }
 
-const configJson = (bytes: Uint8Array): Json => Schema.decodeUnknownSync(JsonSchema)(JSON.parse(new TextDecoder().decode(bytes)))
+const configJson = (bytes: Uint8Array): Json => Schema.decodeUnknownSync(JsonValue)(JSON.parse(new TextDecoder().decode(bytes)))
+
+/** A path's stat, or undefined when it cannot be stat'ed (then the output is not what was written). */
+const statQuiet = (path: string) => {
+  try {
+    return statSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
 
 const blobFile = (dir: string, digest: string) => NodePath.join(dir, "blobs", "sha256", digest.slice("sha256:".length))
 
@@ -593,11 +602,12 @@ export const layoutTask = (
         if (index === undefined || digestOf(index) !== w.indexDigest) return false
         const marker = await readFile(NodePath.join(outputDir, "oci-layout"), "utf8").catch(() => undefined)
         if (marker !== OCI_LAYOUT_FILE) return false
+        // One stat per layer, synchronous: awaiting each through the thread pool grew with the tool count.
         for (const b of w.blobs) {
-          const out = await stat(blobFile(outputDir, b.digest)).catch(() => undefined)
+          const out = statQuiet(blobFile(outputDir, b.digest))
           if (out === undefined || out.size !== b.size) return false
           if (setup.verify) {
-            const cached = await stat(store.blobPath(b.digest)).catch(() => undefined)
+            const cached = statQuiet(store.blobPath(b.digest))
             if (cached === undefined || cached.ino !== out.ino || cached.dev !== out.dev) return false
           }
         }

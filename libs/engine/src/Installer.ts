@@ -1,6 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { type Backend, type BackendContext, type ResolvedTool, withInstallEnv } from "@engine/backends"
 import { Effect } from "effect"
+import { existsSync } from "node:fs"
 import { open, readFile, rm } from "node:fs/promises"
 import * as NodePath from "node:path"
 import { InstallError } from "./BuildError"
@@ -12,15 +13,12 @@ import { InstallError } from "./BuildError"
 export const incompleteMarker = (installDir: string): string =>
   NodePath.join(NodePath.dirname(installDir), `.engine-incomplete-${NodePath.basename(installDir)}`)
 
-/** Installed means: the dir exists and no install of it was cut short. */
+/**
+ * Installed means: the dir exists and no install of it was cut short. Two synchronous stats: a warm build
+ * asks this for every tool, and thread-pool round trips cost more than the syscalls.
+ */
 export const isInstalled = (installDir: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const exists = yield* fs.exists(installDir).pipe(Effect.orElseSucceed(() => false))
-    if (!exists) return false
-    const incomplete = yield* fs.exists(incompleteMarker(installDir)).pipe(Effect.orElseSucceed(() => true))
-    return !incomplete
-  })
+  Effect.sync(() => existsSync(installDir) && !existsSync(incompleteMarker(installDir)))
 
 /** Lock file beside the version dir while one process installs it; holds that process's pid. */
 export const installLock = (installDir: string): string =>

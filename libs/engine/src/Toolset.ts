@@ -10,6 +10,7 @@ import {
   versionDirName
 } from "@engine/backends"
 import { Effect, Option } from "effect"
+import { lstatSync } from "node:fs"
 import * as NodePath from "node:path"
 import { InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
@@ -123,21 +124,22 @@ const concreteResolution = (request: ToolRequest, concrete: string, ctx: Backend
 
 const toolsDirOf = (ctx: BackendContext, request: ToolRequest) => NodePath.dirname(installDirOf(ctx.dataDir, request.short, "x"))
 
+/** An installed version's dir: a real dir, not a dot entry or one of mise's alias symlinks (`latest`, `20`). */
+const isVersionDir = (dir: string): boolean =>
+  !NodePath.basename(dir).startsWith(".") && lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() === true
+
 /** A prefix like `20` is satisfied by an installed 20.x without asking upstream, as mise does. */
 const installedMatch = (fs: FileSystem.FileSystem, toolsDir: string, spec: string) =>
   Effect.gen(function*() {
     if (spec === "latest" || spec.startsWith("ref:")) return undefined
+    // A full version installed under its own name wins anyway: the usual pinned spec needs no listing.
+    const own = NodePath.join(toolsDir, spec)
+    if (NodePath.dirname(own) === toolsDir && isVersionDir(own) && (yield* isInstalled(own))) return spec
     const names = yield* fs.readDirectory(toolsDir).pipe(Effect.orElseSucceed((): Array<string> => []))
     const candidates: Array<string> = []
     for (const name of names) {
-      if (name.startsWith(".")) continue
       const dir = NodePath.join(toolsDir, name)
-      // mise's alias symlinks (`latest`, `20`) are not versions.
-      const isLink = yield* fs.readLink(dir).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-      if (isLink) continue
-      const info = yield* fs.stat(dir).pipe(Effect.option)
-      if (info._tag === "None" || info.value.type !== "Directory") continue
-      if (!(yield* isInstalled(dir))) continue
+      if (!isVersionDir(dir) || !(yield* isInstalled(dir))) continue
       candidates.push(name)
     }
     if (candidates.includes(spec)) return spec

@@ -102,18 +102,27 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
       yield* store.writeRecord({ ...entry, createdAt: now().toISOString() })
     })
 
+  // A miss reads its last run for the change list and again to save the new one: decode it once per build.
+  const lastRuns = new Map<string, Option.Option<RunRecord>>()
   const lastRunRecord: ActionCache["lastRunRecord"] = (taskId) =>
-    store.readDocument("runs", runName(taskId), RunRecordSchema).pipe(
-      Effect.map((read) => (read._tag === "Found" && read.value.taskId === taskId ? Option.some(read.value) : Option.none()))
-    )
+    Effect.suspend(() => {
+      const known = lastRuns.get(taskId)
+      if (known !== undefined) return Effect.succeed(known)
+      return store.readDocument("runs", runName(taskId), RunRecordSchema).pipe(
+        Effect.map((read) => (read._tag === "Found" && read.value.taskId === taskId ? Option.some(read.value) : Option.none())),
+        Effect.tap((record) => Effect.sync(() => lastRuns.set(taskId, record)))
+      )
+    })
 
   const lastRun: TaskCache["lastRun"] = (taskId) => Effect.map(lastRunRecord(taskId), Option.map((r): KeyStructure => r.structure))
 
   const saveRun: TaskCache["saveRun"] = (taskId, structure, key) =>
     Effect.gen(function*() {
       // Every hit lands here: decoding just the ids (not the key structure) settles the usual "unchanged".
-      const ids = yield* store.readDocument("runs", runName(taskId), RunIds)
-      if (ids._tag === "Found" && ids.value.taskId === taskId && ids.value.key === key) return
+      if (!lastRuns.has(taskId)) {
+        const ids = yield* store.readDocument("runs", runName(taskId), RunIds)
+        if (ids._tag === "Found" && ids.value.taskId === taskId && ids.value.key === key) return
+      }
       const previous = yield* lastRunRecord(taskId)
       // Warm builds rewrite nothing: the record only changes when the key does.
       if (Option.isSome(previous) && previous.value.key === key) return
@@ -125,6 +134,7 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
         ...(Option.isSome(previous) ? { previous: { key: previous.value.key, structure: previous.value.structure } } : {})
       }
       yield* store.writeDocument("runs", runName(taskId), RunRecordSchema, record)
+      lastRuns.set(taskId, Option.some(record))
     })
 
   return { store, lookup, put, lastRun, saveRun, lastRunRecord }

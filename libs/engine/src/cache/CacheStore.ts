@@ -1,11 +1,11 @@
 import { writeFileAtomic as writeLayoutFileAtomic } from "@engine/layout"
 import { Data, Effect, Either, ParseResult, Schema, type Scope } from "effect"
 import { createHash, randomUUID } from "node:crypto"
-import { constants as fsConstants, readFileSync, statSync, utimesSync } from "node:fs"
+import { constants as fsConstants, lstatSync, readFileSync, statSync, utimesSync } from "node:fs"
 import { copyFile, link, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import type { BlobRef } from "../graph/TaskGraph"
-import { canonicalJson, isTaskKey, type Json, sha256Hex } from "../graph/TaskKey"
+import { canonicalJson, isTaskKey, type Json, JsonValue, sha256Hex } from "../graph/TaskKey"
 
 /**
  * The local cache under one root directory (ENGINE_CACHE_DIR, chosen by the caller):
@@ -89,25 +89,12 @@ const BlobRefSchema = Schema.Struct({
   size: Schema.NonNegativeInt
 })
 
-const isJson = (u: unknown): u is Json => {
-  if (u === null || typeof u === "boolean" || typeof u === "string") return true
-  if (typeof u === "number") return Number.isFinite(u)
-  if (Array.isArray(u)) return u.every(isJson)
-  return typeof u === "object" && Object.values(u).every((v) => v === undefined || isJson(v))
-}
-
-/**
- * A task's output as JSON, checked by a plain walk: on a hit, decoding it through the recursive `JsonSchema`
- * union cost more than the rest of the lookup, and the task's own output Schema decodes it again on restore.
- */
-const OutputJson = Schema.declare(isJson, { identifier: "Json", description: "a JSON value (finite numbers)" })
-
 /** What the action cache stores per task key. `durationMs` is what a hit saves. */
 export const ActionRecordSchema = Schema.Struct({
   key: Schema.String.pipe(Schema.filter((k) => isTaskKey(k) || "64 lowercase hex chars")),
   taskId: Schema.String,
   kind: Schema.String,
-  output: OutputJson,
+  output: JsonValue,
   blobs: Schema.Array(BlobRefSchema),
   durationMs: Schema.NonNegative,
   createdAt: Schema.String
@@ -382,15 +369,16 @@ const makeStore = (root: string): CacheStore => {
     Effect.flatMap(guardDigest(digest), (digest) => {
       const source = blobPath(digest)
       return attempt("place blob at", dest, async () => {
-        const blob = await stat(source).catch((cause: unknown) => {
-          if (!isMissing(cause)) throw cause
+        // A layout rewrite links every layer again, most already in place: two stat syscalls, no thread-pool trips.
+        const blob = statSync(source, { throwIfNoEntry: false })
+        if (blob === undefined) {
           throw new CacheError({
             reason: "BlobMissing",
             path: source,
             message: `cache: blob ${digest} is not in the cache (${source}); rerun the build without the cache (--force) to recreate it`
           })
-        })
-        const existing = await lstat(dest).catch(() => undefined)
+        }
+        const existing = lstatSync(dest, { throwIfNoEntry: false })
         if (existing !== undefined && existing.ino === blob.ino && existing.dev === blob.dev) return "unchanged" as const
         await mkdir(dirname(dest), { recursive: true })
         const temp = tempBeside(dest)

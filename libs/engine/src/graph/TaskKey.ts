@@ -17,6 +17,19 @@ export const JsonSchema: Schema.Schema<Json> = Schema.Union(
   Schema.Record({ key: Schema.String, value: Schema.UndefinedOr(Schema.suspend((): Schema.Schema<Json> => JsonSchema)) })
 )
 
+const isJson = (u: unknown): u is Json => {
+  if (u === null || typeof u === "boolean" || typeof u === "string") return true
+  if (typeof u === "number") return Number.isFinite(u)
+  if (Array.isArray(u)) return u.every(isJson)
+  return typeof u === "object" && Object.values(u).every((v) => v === undefined || isJson(v))
+}
+
+/**
+ * `Json` checked by a plain walk: decoding through the recursive `JsonSchema` union costs a Schema parse per
+ * node, and a layout's key structure (config, every layer) grows with the tool count.
+ */
+export const JsonValue: Schema.Schema<Json> = Schema.declare(isJson, { identifier: "Json", description: "a JSON value (finite numbers)" })
+
 /** A value that has no canonical JSON encoding (NaN, Infinity, undefined in an array); names where it sits. */
 export class InvalidKeyInput extends Data.TaggedError("InvalidKeyInput")<{
   readonly kind: string
@@ -149,7 +162,7 @@ export const keyInputs = <K extends TaskKind>(_kind: K, inputs: TaskKeyInputs[K]
 export const KeyStructureSchema = Schema.Struct({
   format: Schema.String,
   kind: Schema.String,
-  inputs: Schema.Record({ key: Schema.String, value: Schema.UndefinedOr(JsonSchema) }),
+  inputs: Schema.Record({ key: Schema.String, value: Schema.UndefinedOr(JsonValue) }),
   deps: Schema.Record({ key: Schema.String, value: Schema.String })
 })
 

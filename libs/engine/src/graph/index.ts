@@ -46,6 +46,7 @@ export {
   type Json,
   type JsonObject,
   JsonSchema,
+  JsonValue,
   keyInputs,
   type KeyStructure,
   KeyStructureSchema,
