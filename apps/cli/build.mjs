@@ -48,6 +48,7 @@ await build({
   // Loaded at run time from node_modules, and only by the commands that need them.
   external: ["@napi-rs/lzma", "@napi-rs/lzma/*", "undici", "@aws-sdk/*", "@smithy/*"],
   // The launcher runs the bundle through vm.Script (for the code cache), which has no dynamic import(): use require.
+  // So an import()ed module (each backend) is wrapped and evaluated on first use, not at start-up.
   supported: { "dynamic-import": false },
   plugins: [lazyPackages],
   logLevel: "warning"
