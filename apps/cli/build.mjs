@@ -13,7 +13,7 @@ const here = fileURLToPath(new URL(".", import.meta.url))
  * dotenv): bundled, but evaluated on first use. Each import is answered by a stand-in module exporting the
  * package's functions as forwarders; a build that needs one of its non-function exports fails here, loudly.
  */
-const LAZY = ["yaml", "toml", "ini", "tar-stream", "yauzl", "semver", "dotenv", "fzstd", "unbzip2-stream"]
+const LAZY = ["fast-check", "yaml", "toml", "ini", "tar-stream", "yauzl", "semver", "dotenv", "fzstd", "unbzip2-stream"]
 const lazyPackages = {
   name: "lazy-packages",
   setup(b) {
