@@ -58,8 +58,13 @@ const program = cli(argv).pipe(
 )
 
 // Interrupted by SIGINT/SIGTERM (finalizers have run: temp files are gone): exit as a shell expects, 128 + SIGINT.
+// Otherwise exit as soon as the command is done (its scopes are closed, stdout/stderr writes are synchronous here):
+// an idle handle left behind (a compression worker, V8 tiering up a wasm module) must not keep `engine` alive.
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isFailure(exit) ? (Cause.isInterruptedOnly(exit.cause) ? 130 : 1) : 0)
+  teardown: (exit, onExit) => {
+    if (Exit.isFailure(exit)) return onExit(Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+    process.exit(typeof process.exitCode === "number" ? process.exitCode : 0)
+  }
 })
