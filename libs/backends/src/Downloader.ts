@@ -40,6 +40,50 @@ export class ChecksumMismatchError extends Data.TaggedError("ChecksumMismatchErr
   readonly message: string
 }> {}
 
+/** What `saveHashed` wrote: its size, its sha256, and its digest in the checksum's own algorithm. */
+export interface SavedBody {
+  readonly size: number
+  readonly sha256: string
+  readonly actual: string
+}
+
+/** Streams `body` into a new file `temp`, hashing it on the way (sha256, and the checksum's algorithm if another). */
+export const saveHashed = async (
+  body: Readable,
+  temp: string,
+  checksum: Checksum | undefined,
+  signal: AbortSignal,
+  onBytes: (n: number) => void = () => {}
+): Promise<SavedBody> => {
+  const sha256 = createHash("sha256")
+  const extra: Hash | undefined = checksum !== undefined && checksum.algorithm !== "sha256" ? createHash(checksum.algorithm) : undefined
+  let size = 0
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      sha256.update(chunk)
+      extra?.update(chunk)
+      size += chunk.length
+      onBytes(chunk.length)
+      done(null, chunk)
+    }
+  })
+  await pipeline(body, tap, createWriteStream(temp, { flags: "wx" }), { signal })
+  const digest = sha256.digest("hex")
+  return { size, sha256: digest, actual: extra === undefined ? digest : extra.digest("hex") }
+}
+
+/** The mismatch of a saved body against its checksum, if any; `where` names the source (a URL, `s3://b/k`). */
+export const checksumMismatch = (where: string, checksum: Checksum | undefined, actual: string): ChecksumMismatchError | undefined =>
+  checksum === undefined || actual === checksum.hex
+    ? undefined
+    : new ChecksumMismatchError({
+      url: where,
+      algorithm: checksum.algorithm,
+      expected: checksum.hex,
+      actual,
+      message: `checksum mismatch for ${where}: expected ${checksum.algorithm}:${checksum.hex}, got ${checksum.algorithm}:${actual}`
+    })
+
 export interface DownloadRequest {
   readonly url: string
   /** Final path; the body is streamed to a temp file beside it and renamed into place once verified. */
@@ -271,37 +315,13 @@ export const makeDownloader = (
           const temp = `${request.dest}.part-${process.pid}-${randomBytes(4).toString("hex")}`
           try {
             const { response, finalUrl } = await open(request.url, request.headers ?? {}, signal)
-            const sha256 = createHash("sha256")
-            const extra: Hash | undefined = request.checksum !== undefined && request.checksum.algorithm !== "sha256"
-              ? createHash(request.checksum.algorithm)
-              : undefined
-            let size = 0
-            const tap = new Transform({
-              transform(chunk: Buffer, _encoding, done) {
-                sha256.update(chunk)
-                extra?.update(chunk)
-                size += chunk.length
-                progress.advance(chunk.length)
-                done(null, chunk)
-              }
-            })
-            await pipeline(response.body, tap, createWriteStream(temp, { flags: "wx" }), { signal })
+            const { size, sha256: digest, actual } = await saveHashed(response.body, temp, request.checksum, signal, (n) => progress.advance(n))
             const declared = Number(response.header("content-length"))
             if (Number.isFinite(declared) && response.header("content-encoding") === undefined && declared !== size) {
               throw new Failure(`the body ended after ${size} of ${declared} bytes`, true)
             }
-            const digest = sha256.digest("hex")
-            const actual = extra === undefined ? digest : extra.digest("hex")
-            if (request.checksum !== undefined && actual !== request.checksum.hex) {
-              return new ChecksumMismatchError({
-                url: request.url,
-                algorithm: request.checksum.algorithm,
-                expected: request.checksum.hex,
-                actual,
-                message:
-                  `checksum mismatch for ${request.url}: expected ${request.checksum.algorithm}:${request.checksum.hex}, got ${request.checksum.algorithm}:${actual}`
-              })
-            }
+            const mismatch = checksumMismatch(request.url, request.checksum, actual)
+            if (mismatch !== undefined) return mismatch
             await fsp.rename(temp, request.dest)
             const suggestedName = filenameFromDisposition(response.header("content-disposition"))
             const result: DownloadResult = {

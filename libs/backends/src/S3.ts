@@ -1,16 +1,14 @@
 import type { S3Client } from "@aws-sdk/client-s3"
 import { Effect, Either, Schema } from "effect"
-import { createHash, type Hash, randomBytes } from "node:crypto"
-import { createWriteStream } from "node:fs"
+import { randomBytes } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
-import { Readable, Transform } from "node:stream"
-import { pipeline } from "node:stream/promises"
+import { Readable } from "node:stream"
 import { formatFromExtension, formatFromFileName } from "./Archive"
 import { discoverBinPaths, insideInstallDir, installArtifact } from "./Artifact"
 import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
 import { BackendError } from "./Backend"
-import { type Checksum, ChecksumMismatchError, parseChecksum } from "./Downloader"
+import { type Checksum, ChecksumMismatchError, checksumMismatch, parseChecksum, saveHashed } from "./Downloader"
 import { toolDirName } from "./Naming"
 import { platformKey, platformOption, platformsWithOption } from "./Platform"
 import { renderTemplate } from "./Template"
@@ -301,34 +299,12 @@ const downloadObject = (
         const answer = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: signal })
         const body = asReadable(answer.Body)
         if (body === undefined) throw new Error(`the answer for ${show(loc)} has no body`)
-        const sha256 = createHash("sha256")
-        const extra: Hash | undefined = checksum !== undefined && checksum.algorithm !== "sha256"
-          ? createHash(checksum.algorithm)
-          : undefined
-        let size = 0
-        const tap = new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            sha256.update(chunk)
-            extra?.update(chunk)
-            size += chunk.length
-            done(null, chunk)
-          }
-        })
-        await pipeline(body, tap, createWriteStream(temp, { flags: "wx" }), { signal })
+        const { size, actual } = await saveHashed(body, temp, checksum, signal)
         if (answer.ContentLength !== undefined && answer.ContentLength !== size) {
           throw new Error(`the body of ${show(loc)} ended after ${size} of ${answer.ContentLength} bytes`)
         }
-        const digest = sha256.digest("hex")
-        const actual = extra === undefined ? digest : extra.digest("hex")
-        if (checksum !== undefined && actual !== checksum.hex) {
-          return new ChecksumMismatchError({
-            url: show(loc),
-            algorithm: checksum.algorithm,
-            expected: checksum.hex,
-            actual,
-            message: `checksum mismatch for ${show(loc)}: expected ${checksum.algorithm}:${checksum.hex}, got ${checksum.algorithm}:${actual}`
-          })
-        }
+        const mismatch = checksumMismatch(show(loc), checksum, actual)
+        if (mismatch !== undefined) return mismatch
         await fsp.rename(temp, dest)
         return size
       } finally {
