@@ -1,10 +1,10 @@
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ensureMise } from "../../../test/support/Mise"
-import { buildCli, engineBin } from "./support/Cli"
+import { buildCli, runEngine, type RunResult } from "./support/Cli"
 import { serveChannel, typicalPackages, writeChannel } from "./support/CondaChannel"
 import { tempDir, tree } from "./support/Context"
 import { startServer, type TestServer } from "./support/Server"
@@ -32,26 +32,8 @@ afterAll(async () => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
 })
 
-interface RunResult {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
 const engine = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [engineBin, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
+  runEngine(args, cwd, { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env })
 
 describe("engine build with a conda tool", () => {
   let out = ""

@@ -1,9 +1,9 @@
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildCli, engineBin } from "./support/Cli"
+import { buildCli, runEngine, type RunResult } from "./support/Cli"
 import { tempDir } from "./support/Context"
 import { serveForgejo, serveGitHub, serveGitLab, toolScript, typicalAssets } from "./support/Forges"
 import { startServer, type TestServer } from "./support/Server"
@@ -39,26 +39,8 @@ afterAll(async () => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
 })
 
-interface RunResult {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
 const engine = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [engineBin, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
+  runEngine(args, cwd, { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env })
 
 describe("engine build with github, gitlab, forgejo and ubi tools", () => {
   let out = ""

@@ -4,7 +4,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ensureMise } from "../../../test/support/Mise"
-import { buildCli, engineBin } from "./support/Cli"
+import { buildCli, runEngine, type RunResult } from "./support/Cli"
 import { tempDir, tree } from "./support/Context"
 import { zipBytes } from "./support/Fixtures"
 import { serveGitHub } from "./support/Forges"
@@ -95,22 +95,7 @@ afterAll(async () => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true })
 })
 
-interface RunResult {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const engine = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>): Promise<RunResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [engineBin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
+const engine = runEngine
 
 const project = (name: string, tools: string) => {
   const dir = path.join(work, name)
