@@ -4,14 +4,25 @@ import { randomBytes } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Readable } from "node:stream"
-import { formatFromExtension, formatFromFileName } from "./Archive"
-import { discoverBinPaths, insideInstallDir, installArtifact } from "./Artifact"
 import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
 import { BackendError } from "./Backend"
-import { type Checksum, ChecksumMismatchError, checksumMismatch, parseChecksum, saveHashed } from "./Downloader"
+import { type Checksum, ChecksumMismatchError, checksumMismatch, saveHashed } from "./Downloader"
+import {
+  binPathOf,
+  binPathsOf,
+  checksumOf,
+  fail,
+  formatOf,
+  insidePath,
+  keepDownload,
+  label,
+  option,
+  template,
+  unpackFile,
+  urlOption,
+  wholeNumber
+} from "./FileOptions"
 import { toolDirName } from "./Naming"
-import { platformKey, platformOption, platformsWithOption } from "./Platform"
-import { renderTemplate } from "./Template"
 import { describeAvailable, matchVersion, sortVersions } from "./Versions"
 
 export const s3Info = {
@@ -37,19 +48,6 @@ export const s3Info = {
     "Download one object from S3 or an S3-compatible store (endpoint; SigV4 with the AWS credential chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared files) and unpack it like http; versions from a bucket listing (version_prefix) or a manifest (version_list_url)"
 } as const
 
-const label = (tool: ToolRequest) => `${tool.short}@${tool.version}`
-
-const fail = (tool: ToolRequest, message: string, cause?: unknown) =>
-  new BackendError({ tool: tool.short, message: `${label(tool)}: ${message}`, ...(cause !== undefined ? { cause } : {}) })
-
-const option = (tool: ToolRequest, key: string, ctx: BackendContext) => platformOption(tool.options, key, ctx.platform)
-
-const template = (tool: ToolRequest, text: string, what: string, ctx: BackendContext) =>
-  Either.match(renderTemplate(text, { version: tool.version, platform: ctx.platform, env: ctx.env }), {
-    onLeft: (reason) => Effect.fail(fail(tool, `cannot fill in the ${what} template "${text}": ${reason}`)),
-    onRight: Effect.succeed
-  })
-
 interface S3Location {
   readonly bucket: string
   readonly key: string
@@ -71,53 +69,14 @@ const parseS3Url = (tool: ToolRequest, url: string, what: string): Effect.Effect
   return Effect.succeed({ bucket: m[1]!, key })
 }
 
-const urlTemplate = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<string, BackendError> => {
-  const raw = option(tool, "url", ctx)
-  if (raw !== undefined) return Effect.succeed(raw)
-  const key = platformKey(ctx.platform)
-  const available = platformsWithOption(tool.options, "url")
-  return Effect.fail(
-    fail(
-      tool,
-      available.length > 0
-        ? `no URL for platform ${key} (available: ${available.join(", ")}); add 'url' or 'platforms.${key}.url'`
-        : `the s3 backend needs a 'url' option, e.g. "${tool.short}" = { version = "${tool.version}", url = "s3://bucket/tools/${tool.name}-{{ version }}.tar.gz" }`
-    )
-  )
-}
+const urlTemplate = (tool: ToolRequest, ctx: BackendContext) =>
+  urlOption(tool, ctx, "s3", `s3://bucket/tools/${tool.name}-{{ version }}.tar.gz`)
 
 const objectOf = (tool: ToolRequest, ctx: BackendContext) =>
   urlTemplate(tool, ctx).pipe(
     Effect.flatMap((raw) => template(tool, raw, "url", ctx)),
     Effect.flatMap((url) => parseS3Url(tool, url, "url"))
   )
-
-/** A relative path inside the install dir, or an error (`bin_path` must not point elsewhere). */
-const insidePath = (tool: ToolRequest, name: string, value: string) =>
-  insideInstallDir(value) === undefined
-    ? Effect.fail(fail(tool, `${name} "${value}" must be a path inside the install dir`))
-    : Effect.succeed(value)
-
-const binPathOf = (tool: ToolRequest, ctx: BackendContext) => {
-  const raw = option(tool, "bin_path", ctx)
-  return raw === undefined
-    ? Effect.succeed(undefined)
-    : Effect.flatMap(template(tool, raw, "bin_path", ctx), (p) => insidePath(tool, "bin_path", p))
-}
-
-const checksumOf = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<Checksum | undefined, BackendError> => {
-  const raw = option(tool, "checksum", ctx)
-  if (raw === undefined) return Effect.succeed(undefined)
-  const parsed = parseChecksum(raw)
-  return typeof parsed === "string" ? Effect.fail(fail(tool, parsed)) : Effect.succeed(parsed)
-}
-
-const wholeNumber = (tool: ToolRequest, name: string, raw: string | undefined): Effect.Effect<number | undefined, BackendError> => {
-  if (raw === undefined) return Effect.succeed(undefined)
-  return /^\d+$/.test(raw.trim())
-    ? Effect.succeed(Number(raw.trim()))
-    : Effect.fail(fail(tool, `${name} must be a whole number (got "${raw}")`))
-}
 
 // ---- the client: endpoint, region, credentials --------------------------------------------------------------------
 
@@ -316,21 +275,6 @@ const downloadObject = (
     Effect.flatMap((r) => (r instanceof ChecksumMismatchError ? Effect.fail(fail(tool, r.message, r)) : Effect.succeed(r)))
   )
 
-/** mise drops the download once installed unless `always_keep_download` is set. */
-const keepDownload = (ctx: BackendContext) => {
-  const v = ctx.settings["always_keep_download"]
-  return v === true || v === "true" || v === 1 || v === "1"
-}
-
-const formatOf = (tool: ToolRequest, ctx: BackendContext, fileName: string) => {
-  const explicit = option(tool, "format", ctx)
-  if (explicit === undefined) return Effect.succeed(formatFromFileName(fileName))
-  const format = formatFromExtension(explicit)
-  return format === undefined
-    ? Effect.fail(fail(tool, `unknown format "${explicit}" (e.g. tar.gz, tar.xz, tar, zip, gz, xz, raw)`))
-    : Effect.succeed(format)
-}
-
 const install = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
   Effect.gen(function*() {
     const request: ToolRequest = { ...tool, version: tool.resolved }
@@ -352,17 +296,7 @@ const install = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
     if (size !== undefined && size !== got) {
       return yield* fail(request, `size mismatch for ${show(loc)}: expected ${size} bytes, got ${got}`)
     }
-    const summary = yield* installArtifact(dest, dir, {
-      fileName,
-      format,
-      toolName: tool.name,
-      ...(strip !== undefined ? { stripComponents: strip } : {}),
-      ...(binPath !== undefined ? { binPath } : {}),
-      ...(bin !== undefined ? { bin } : {})
-    }).pipe(Effect.mapError((e) => fail(request, e.message, e)))
-    if (summary !== undefined && summary.skipped.length > 0) {
-      ctx.warn(`${label(request)}: skipped special files in the archive: ${summary.skipped.join(", ")}`)
-    }
+    yield* unpackFile(request, dest, dir, { fileName, format, strip, binPath, bin }, ctx)
     if (!keepDownload(ctx)) yield* Effect.promise(() => fsp.rm(downloads, { recursive: true, force: true }))
   })
 
@@ -545,11 +479,7 @@ const resolveVersion = (tool: ToolRequest, ctx: BackendContext): Effect.Effect<s
   })
 
 /** mise's s3 bin paths: `bin_path` if set, else `bin/`, else `*\/bin`, else the install dir. */
-const binPaths = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
-  Effect.gen(function*() {
-    const binPath = yield* binPathOf({ ...tool, version: tool.resolved }, ctx)
-    return binPath !== undefined ? [NodePath.join(dir, binPath)] : yield* discoverBinPaths(dir)
-  })
+const binPaths = (tool: ResolvedTool, dir: string, ctx: BackendContext) => binPathsOf({ ...tool, version: tool.resolved }, dir, ctx)
 
 /** The `s3` backend: one object per version from a bucket, signed with SigV4 by the AWS SDK, unpacked like http. */
 export const makeS3Backend = (): Backend => ({
