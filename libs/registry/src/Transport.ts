@@ -78,6 +78,18 @@ interface Answer {
   readonly body: Readable
 }
 
+/** One way of sending a request (Node's client, or undici behind a proxy); redirects are followed above it. */
+interface Client {
+  readonly exchange: (
+    url: URL,
+    method: HttpMethod,
+    headers: Readonly<Record<string, string>>,
+    body: RequestBody | undefined,
+    signal: AbortSignal | undefined
+  ) => Promise<Answer>
+  readonly close: () => Promise<void>
+}
+
 /** Codes as undici names them, so one table (Network.ts) classifies both transports' failures. */
 const timedOut = (code: string, message: string) => Object.assign(new Error(message), { code })
 
@@ -86,7 +98,7 @@ const timedOut = (code: string, message: string) => Object.assign(new Error(mess
  * loading and WebAssembly compilation before the first request. Keep-alive, with a connect timeout, an idle
  * timeout while sending, a headers timeout once sent, and an idle timeout while the body is read.
  */
-const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, string | undefined>>) => {
+const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, string | undefined>>): Client => {
   let agents: Promise<{ readonly http: HttpAgent; readonly https: HttpsAgent; readonly request: typeof httpRequest; readonly secureRequest: typeof httpsRequest }> | undefined
   // node:https pulls in TLS; a loopback registry never needs it, so both load on the first request.
   const load = () =>
@@ -97,13 +109,7 @@ const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, st
       secureRequest: https.request
     })))
 
-  const exchange = async (
-    url: URL,
-    method: HttpMethod,
-    headers: Readonly<Record<string, string>>,
-    body: RequestBody | undefined,
-    signal: AbortSignal | undefined
-  ): Promise<Answer> => {
+  const exchange: Client["exchange"] = async (url, method, headers, body, signal) => {
     const loaded = await load()
     const secure = url.protocol === "https:"
     return new Promise<Answer>((resolve, reject) => {
@@ -185,7 +191,7 @@ const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, st
 }
 
 /** HTTP(S)_PROXY and NO_PROXY go to undici's EnvHttpProxyAgent, loaded only when a proxy is configured. */
-const makeProxyClient = (config: TransportConfig, env: Readonly<Record<string, string | undefined>>) => {
+const makeProxyClient = (config: TransportConfig, env: Readonly<Record<string, string | undefined>>): Client => {
   let agent: Promise<Dispatcher> | undefined
   const load = () =>
     (agent ??= import("node:v8").then((v8) => {
@@ -203,13 +209,7 @@ const makeProxyClient = (config: TransportConfig, env: Readonly<Record<string, s
         bodyTimeout: config.idleTimeoutMs
       })
     ))
-  const exchange = async (
-    url: URL,
-    method: HttpMethod,
-    headers: Readonly<Record<string, string>>,
-    body: RequestBody | undefined,
-    signal: AbortSignal | undefined
-  ): Promise<Answer> => {
+  const exchange: Client["exchange"] = async (url, method, headers, body, signal) => {
     const response = await (await load()).request({
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
