@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { zipBytes } from "../libs/backends/test/support/Fixtures"
+import { wheel } from "../libs/backends/test/support/Fixtures"
 import { engine, readLayout } from "./support/Cli"
 import { makeHelloTool, put } from "./support/Fixtures"
 import { type FixtureServer, startFixtureServer } from "./support/FixtureServer"
@@ -99,21 +99,6 @@ describe("a missing toolchain stops the build before any install", () => {
     expect(r.code, r.stderr).toBe(0)
   })
 })
-
-const recordHash = (text: string) => `sha256=${createHash("sha256").update(text).digest("base64url")}`
-
-/** A pure-python wheel whose console script prints its version. */
-const wheel = (name: string, version: string): Buffer => {
-  const dist = `${name}-${version}.dist-info`
-  const files: Record<string, string> = {
-    [`${name}/__init__.py`]: `def main():\n    print("hello from ${name} ${version}")\n`,
-    [`${dist}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`,
-    [`${dist}/WHEEL`]: "Wheel-Version: 1.0\nGenerator: engine-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    [`${dist}/entry_points.txt`]: `[console_scripts]\n${name} = ${name}:main\n`
-  }
-  const record = Object.entries(files).map(([p, c]) => `${p},${recordHash(c)},${Buffer.byteLength(c)}\n`).join("") + `${dist}/RECORD,,\n`
-  return zipBytes([...Object.entries(files).map(([p, content]) => ({ name: p, content })), { name: `${dist}/RECORD`, content: record }])
-}
 
 /** A PEP 503 index on loopback (pip reads a simple page only when it says it is HTML) with one wheel. */
 const startIndex = async (bytes: Buffer) => {

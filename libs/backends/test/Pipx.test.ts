@@ -8,28 +8,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { tempDir, testContext, toolsOf } from "./support/Context"
-import { zipBytes } from "./support/Fixtures"
+import { wheel } from "./support/Fixtures"
 import { startServer, type TestServer } from "./support/Server"
 
 let server: TestServer
 let root: string
 let runtime: ManagedRuntime.ManagedRuntime<Downloader | CommandExecutor.CommandExecutor, never>
 let n = 0
-
-const recordHash = (text: string) => `sha256=${createHash("sha256").update(text).digest("base64url")}`
-
-/** A wheel written by hand (METADATA, WHEEL, entry_points.txt, RECORD) whose console script prints its version. */
-const wheel = (name: string, version: string): Buffer => {
-  const dist = `${name}-${version}.dist-info`
-  const files: Record<string, string> = {
-    [`${name}/__init__.py`]: `def main():\n    print("hello from ${name} ${version}")\n`,
-    [`${dist}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`,
-    [`${dist}/WHEEL`]: "Wheel-Version: 1.0\nGenerator: engine-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    [`${dist}/entry_points.txt`]: `[console_scripts]\n${name} = ${name}:main\n`
-  }
-  const record = Object.entries(files).map(([p, c]) => `${p},${recordHash(c)},${Buffer.byteLength(c)}\n`).join("") + `${dist}/RECORD,,\n`
-  return zipBytes([...Object.entries(files).map(([p, content]) => ({ name: p, content })), { name: `${dist}/RECORD`, content: record }])
-}
 
 const WHEELS = ["1.0.0", "1.1.0", "1.2.0b1"]
 

@@ -1,4 +1,5 @@
 import { xz } from "@napi-rs/lzma"
+import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
 
@@ -86,4 +87,19 @@ export const zipBytes = (members: ReadonlyArray<Member>): Buffer => {
   end.writeUInt32LE(directory.length, 12)
   end.writeUInt32LE(offset, 16)
   return Buffer.concat([...locals, directory, end])
+}
+
+const recordHash = (text: string) => `sha256=${createHash("sha256").update(text).digest("base64url")}`
+
+/** A pure-python wheel written by hand (METADATA, WHEEL, entry_points.txt, RECORD) whose console script prints its version. */
+export const wheel = (name: string, version: string): Buffer => {
+  const dist = `${name}-${version}.dist-info`
+  const files: Record<string, string> = {
+    [`${name}/__init__.py`]: `def main():\n    print("hello from ${name} ${version}")\n`,
+    [`${dist}/METADATA`]: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`,
+    [`${dist}/WHEEL`]: "Wheel-Version: 1.0\nGenerator: engine-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    [`${dist}/entry_points.txt`]: `[console_scripts]\n${name} = ${name}:main\n`
+  }
+  const record = Object.entries(files).map(([p, c]) => `${p},${recordHash(c)},${Buffer.byteLength(c)}\n`).join("") + `${dist}/RECORD,,\n`
+  return zipBytes([...Object.entries(files).map(([p, content]) => ({ name: p, content })), { name: `${dist}/RECORD`, content: record }])
 }
