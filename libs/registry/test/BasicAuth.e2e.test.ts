@@ -1,5 +1,5 @@
 import bcrypt from "bcryptjs"
-import { Cause, Effect, Either } from "effect"
+import { Cause, Effect } from "effect"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeCredentialStore } from "../src/Credentials"
 import { directorySink, pullImage } from "../src/Pull"
 import { pushLayout } from "../src/Push"
-import { parseReference, type Reference } from "../src/Reference"
+import type { Reference } from "../src/Reference"
 import { pseudoRandom, skopeo, type TestImage, writeTestImage } from "./support/Images"
-import { type RunningRegistry, startRegistry } from "./support/Registry"
+import { type RunningRegistry, referenceOn, startRegistry } from "./support/Registry"
 import { failWith, runWith } from "./support/Run"
 
 const PASSWORD = "htpasswd-s3cret!"
@@ -20,11 +20,7 @@ let registry: RunningRegistry
 let work: string
 let image: TestImage
 
-const ref = (s: string): Reference => {
-  const r = parseReference(`${registry.host}/${s}`)
-  if (Either.isLeft(r)) throw r.left
-  return r.right
-}
+const ref = (s: string): Reference => referenceOn(registry, s)
 const linuxAmd64 = { os: "linux", architecture: "amd64" }
 
 /** Credentials as `docker login` leaves them: a config.json in $DOCKER_CONFIG with base64 user:password. */

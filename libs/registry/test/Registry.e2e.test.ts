@@ -1,15 +1,15 @@
 import { MediaType } from "@engine/layout"
-import { Effect, Either, Option } from "effect"
+import { Effect, Option } from "effect"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { directorySink, fetchRemoteImage, pullImage } from "../src/Pull"
 import { pushLayout, updateIndex } from "../src/Push"
-import { parseReference, type Reference } from "../src/Reference"
+import type { Reference } from "../src/Reference"
 import type { RequestBody } from "../src/Transport"
 import { pseudoRandom, skopeo, type TestImage, writeTestImage } from "./support/Images"
-import { type RunningRegistry, startRegistry } from "./support/Registry"
+import { type RunningRegistry, referenceOn, startRegistry } from "./support/Registry"
 import { failWith, runWith } from "./support/Run"
 
 let registry: RunningRegistry
@@ -17,11 +17,7 @@ let work: string
 let amd64: TestImage
 let arm64: TestImage
 
-const ref = (s: string): Reference => {
-  const r = parseReference(`${registry.host}/${s}`)
-  if (Either.isLeft(r)) throw r.left
-  return r.right
-}
+const ref = (s: string): Reference => referenceOn(registry, s)
 const linuxAmd64 = { os: "linux", architecture: "amd64" }
 const linuxArm64 = { os: "linux", architecture: "arm64" }
 

@@ -1,4 +1,4 @@
-import { Cause, Effect, Either, Redacted } from "effect"
+import { Cause, Effect, Redacted } from "effect"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { basicCredential, type Credential, staticCredentials } from "../src/Credentials"
 import { directorySink, pullImage } from "../src/Pull"
 import { pushLayout } from "../src/Push"
-import { parseReference, type Reference } from "../src/Reference"
+import type { Reference } from "../src/Reference"
 import { pseudoRandom, skopeo, type TestImage, writeTestImage } from "./support/Images"
-import { type RunningRegistry, startRegistry } from "./support/Registry"
+import { type RunningRegistry, referenceOn, startRegistry } from "./support/Registry"
 import { failWith, runWith } from "./support/Run"
 import { startTokenServer, type TokenServer } from "./support/TokenServer"
 
@@ -21,11 +21,7 @@ let registry: RunningRegistry
 let work: string
 let image: TestImage
 
-const ref = (s: string): Reference => {
-  const r = parseReference(`${registry.host}/${s}`)
-  if (Either.isLeft(r)) throw r.left
-  return r.right
-}
+const ref = (s: string): Reference => referenceOn(registry, s)
 const linuxAmd64 = { os: "linux", architecture: "amd64" }
 const as = (credential: Credential) => ({ credentials: staticCredentials({ [registry.host]: credential }) })
 

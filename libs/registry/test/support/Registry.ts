@@ -1,3 +1,4 @@
+import { Either } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { closeSync, openSync } from "node:fs"
@@ -5,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { parseReference, type Reference } from "../../src/Reference"
 
 /** Debian's CNCF distribution 2.8 binary (apt package docker-registry). */
 export const REGISTRY_BIN = "/usr/bin/docker-registry"
@@ -120,4 +122,11 @@ export const startRegistry = async (auth?: RegistryAuth): Promise<RunningRegistr
     await new Promise((r) => setTimeout(r, 50))
   }
   return { host: `127.0.0.1:${port}`, port, url, dir, pid, stop }
+}
+
+/** `name:tag` (or `name@digest`) on the running registry, parsed; a reference that does not parse is a test bug. */
+export const referenceOn = (registry: RunningRegistry, name: string): Reference => {
+  const r = parseReference(`${registry.host}/${name}`)
+  if (Either.isLeft(r)) throw r.left
+  return r.right
 }
