@@ -2,7 +2,7 @@ import { Effect, Either, Option, Schema } from "effect"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { decompressFile, extractArchive, formatFromExtension, installFile, isArchive, isCompressedFile } from "./Archive"
-import { insideInstallDir } from "./Artifact"
+import { dropDownloads, insideInstallDir } from "./Artifact"
 import {
   type AquaPackage,
   aquaPlatform,
@@ -30,7 +30,7 @@ import { type Checksum, type DownloaderShape, parseChecksum } from "./Downloader
 import { githubForge } from "./GitHub"
 import { toolDirName } from "./Naming"
 import { optionString } from "./Platform"
-import { apiUrlOf, dropDownloads, fail, flagOption, type Forge, makeReleaseClient, type Release, type ReleaseAsset } from "./Releases"
+import { apiUrlOf, fail, flagOption, type Forge, makeReleaseClient, type Release, type ReleaseAsset } from "./Releases"
 import { fuzzyMatchVersions, isPrerelease, matchVersion, resolveFromList, sortVersions } from "./Versions"
 
 export const aquaInfo = {

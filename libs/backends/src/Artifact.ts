@@ -11,7 +11,9 @@ import {
   isArchive,
   isCompressedFile
 } from "./Archive"
+import type { BackendContext, ResolvedTool } from "./Backend"
 import { cleanBinaryName } from "./BinaryName"
+import { toolDirName } from "./Naming"
 
 /** How one downloaded file becomes an install dir (mise's `install_artifact` options). */
 export interface ArtifactOptions {
@@ -87,3 +89,16 @@ export const discoverBinPaths = (dir: string, lookInside = false): Effect.Effect
     }
     return inside.length > 0 ? inside : [dir]
   })
+
+/** Where a tool version's downloads go: `<downloads>/<tool dir>/<version dir>/`. */
+export const downloadsOf = (tool: ResolvedTool, ctx: BackendContext) => NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir)
+
+/**
+ * mise drops the downloads once installed unless `always_keep_download` is set. A download left behind only costs
+ * space: failing to remove it must not fail an install that succeeded.
+ */
+export const dropDownloads = (tool: ResolvedTool, ctx: BackendContext): Effect.Effect<void> => {
+  const keep = ctx.settings["always_keep_download"]
+  if (keep === true || keep === "true" || keep === 1 || keep === "1") return Effect.void
+  return Effect.promise(() => fsp.rm(downloadsOf(tool, ctx), { recursive: true, force: true }).catch(() => undefined))
+}

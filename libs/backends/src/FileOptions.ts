@@ -91,12 +91,6 @@ export const binPathsOf = (tool: ToolRequest, dir: string, ctx: BackendContext) 
     return binPath !== undefined ? [NodePath.join(dir, binPath)] : yield* discoverBinPaths(dir)
   })
 
-/** mise drops the download once installed unless `always_keep_download` is set. */
-export const keepDownload = (ctx: BackendContext) => {
-  const v = ctx.settings["always_keep_download"]
-  return v === true || v === "true" || v === 1 || v === "1"
-}
-
 export interface Unpack {
   readonly fileName: string
   readonly format: ArchiveFormat

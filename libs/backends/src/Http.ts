@@ -1,6 +1,6 @@
 import { Effect } from "effect"
-import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
+import { downloadsOf, dropDownloads } from "./Artifact"
 import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
 import type { DownloaderShape } from "./Downloader"
 import {
@@ -10,7 +10,6 @@ import {
   fail,
   formatOf,
   insidePath,
-  keepDownload,
   label,
   option,
   template,
@@ -18,7 +17,6 @@ import {
   urlOption,
   wholeNumber
 } from "./FileOptions"
-import { toolDirName } from "./Naming"
 
 export const httpInfo = {
   id: "http",
@@ -50,9 +48,8 @@ export const fileNameFromUrl = (url: string): string => {
 
 const install = (downloader: DownloaderShape) => (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
   Effect.gen(function*() {
-    const downloads = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir)
-    yield* unpack(downloader, tool, dir, downloads, ctx)
-    if (!keepDownload(ctx)) yield* Effect.promise(() => fsp.rm(downloads, { recursive: true, force: true }))
+    yield* unpack(downloader, tool, dir, downloadsOf(tool, ctx), ctx)
+    yield* dropDownloads(tool, ctx)
   })
 
 const unpack = (downloader: DownloaderShape, tool: ResolvedTool, dir: string, downloads: string, ctx: BackendContext) =>

@@ -1,8 +1,7 @@
 import { Effect, Either, Option, type ParseResult } from "effect"
-import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { formatFromFileName } from "./Archive"
-import { discoverBinPaths, insideInstallDir, installArtifact } from "./Artifact"
+import { discoverBinPaths, dropDownloads, insideInstallDir, installArtifact } from "./Artifact"
 import { assetPatternMatches, type AssetTarget, checksumAssets, checksumFromFile, rankAssets } from "./Assets"
 import type { Backend, BackendContext, BackendInfo, ResolvedTool, ToolRequest } from "./Backend"
 import { BackendError } from "./Backend"
@@ -518,15 +517,6 @@ export const releaseFor = (client: ReleaseClient, forge: Forge, tool: ResolvedTo
       `${forge.name} has no release tagged ${tags.join(" or ")} in ${tool.name} (releases: ${describeAvailable(releaseVersions(listed, filter))})`
     )
   })
-
-/** mise drops the download once installed unless `always_keep_download` is set. */
-export const dropDownloads = (tool: ResolvedTool, ctx: BackendContext): Effect.Effect<void> => {
-  const keep = ctx.settings["always_keep_download"]
-  if (keep === true || keep === "true" || keep === 1 || keep === "1") return Effect.void
-  return Effect.promise(() =>
-    fsp.rm(NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir), { recursive: true, force: true })
-  )
-}
 
 /**
  * A `github:`/`gitlab:`/`forgejo:` backend (mise's unified git backend): versions from the releases API, the asset

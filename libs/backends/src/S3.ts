@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { Readable } from "node:stream"
+import { downloadsOf, dropDownloads } from "./Artifact"
 import type { Backend, BackendContext, ResolvedTool, ToolRequest } from "./Backend"
 import { BackendError } from "./Backend"
 import { type Checksum, ChecksumMismatchError, checksumMismatch, saveHashed } from "./Downloader"
@@ -14,7 +15,6 @@ import {
   fail,
   formatOf,
   insidePath,
-  keepDownload,
   label,
   option,
   template,
@@ -22,7 +22,6 @@ import {
   urlOption,
   wholeNumber
 } from "./FileOptions"
-import { toolDirName } from "./Naming"
 import { describeAvailable, matchVersion, sortVersions } from "./Versions"
 
 export const s3Info = {
@@ -288,8 +287,7 @@ const install = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
     const fileName = NodePath.posix.basename(loc.key)
     if (fileName === "") return yield* fail(request, `cannot tell a file name from ${show(loc)}`)
     const format = yield* formatOf(request, ctx, fileName)
-    const downloads = NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir)
-    const dest = NodePath.join(downloads, fileName)
+    const dest = NodePath.join(downloadsOf(tool, ctx), fileName)
 
     ctx.log(`${label(request)}: download ${show(loc)}`)
     const got = yield* withClient(request, ctx, (client, settings) => downloadObject(request, client, settings, loc, dest, checksum))
@@ -297,7 +295,7 @@ const install = (tool: ResolvedTool, dir: string, ctx: BackendContext) =>
       return yield* fail(request, `size mismatch for ${show(loc)}: expected ${size} bytes, got ${got}`)
     }
     yield* unpackFile(request, dest, dir, { fileName, format, strip, binPath, bin }, ctx)
-    if (!keepDownload(ctx)) yield* Effect.promise(() => fsp.rm(downloads, { recursive: true, force: true }))
+    yield* dropDownloads(tool, ctx)
   })
 
 // ---- versions -------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { Effect, Either } from "effect"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { decompressFile, extractArchive, formatFromFileName, installFile, isArchive, isCompressedFile } from "./Archive"
-import { insideInstallDir } from "./Artifact"
+import { dropDownloads, insideInstallDir } from "./Artifact"
 import { pickUbiAsset } from "./Assets"
 import type { Backend, BackendContext, BackendError, ResolvedTool, ToolRequest } from "./Backend"
 import { cleanBinaryName } from "./BinaryName"
@@ -13,7 +13,6 @@ import { gitlabForge } from "./GitLab"
 import { toolDirName } from "./Naming"
 import { optionString, platformKey } from "./Platform"
 import {
-  dropDownloads,
   fail,
   flagOption,
   type Forge,

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto"
 import * as fsp from "node:fs/promises"
 import * as NodePath from "node:path"
 import { extractArchive, formatFromFileName, isArchive } from "../Archive"
+import { downloadsOf, dropDownloads } from "../Artifact"
 import type { BackendContext, ResolvedTool, ToolRequest } from "../Backend"
 import { BackendError } from "../Backend"
 import type { Checksum, DownloaderShape, DownloadResult } from "../Downloader"
@@ -93,12 +94,6 @@ export const memo = <A>() => {
     })
 }
 
-/** mise drops the download once installed unless `always_keep_download` is set. */
-const keepDownload = (ctx: BackendContext) => {
-  const v = ctx.settings["always_keep_download"]
-  return v === true || v === "true" || v === 1 || v === "1"
-}
-
 const schemaProblem = (e: ParseResult.ParseError) => ParseResult.TreeFormatter.formatErrorSync(e).split("\n").slice(0, 6).join(" ")
 
 /** HTTP for core tools: API documents through Schema, downloads verified and unpacked, each failure named for the tool. */
@@ -138,9 +133,6 @@ export interface Upstream {
 }
 
 export const makeUpstream = (downloader: DownloaderShape): Upstream => {
-  const downloadsOf = (tool: ResolvedTool, ctx: BackendContext) =>
-    NodePath.join(ctx.downloadDir, toolDirName(tool.short), tool.versionDir)
-
   const withHint = (message: string, status: number | undefined, hint: string) =>
     status !== undefined && status >= 400 && status < 500 ? `${message} (${hint})` : message
 
@@ -200,9 +192,7 @@ export const makeUpstream = (downloader: DownloaderShape): Upstream => {
         )
         : Effect.fail(fail(installing(tool), `${NodePath.basename(archive)} is not an archive this engine can unpack`))
     },
-    cleanup: (tool, ctx) =>
-      // A download left behind only costs space; it must not fail an install that succeeded.
-      keepDownload(ctx) ? Effect.void : Effect.promise(() => fsp.rm(downloadsOf(tool, ctx), { recursive: true, force: true }).catch(() => undefined))
+    cleanup: dropDownloads
   }
 }
 
