@@ -1,8 +1,9 @@
 // engine build vs `mise oci build --no-mise --no-cache` on the same installed tools (one data dir), three sizes.
 // Prints medians and the ratio engine/mise. Usage: node bench/build-vs-mise.mjs [runs]
+// The engine runs without its daemon (ENGINE_DAEMON=0): a process per build, start-up included, as in CI.
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { benchEnv, engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
+import { benchEnv, daemonEnv, engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
 
 const runs = Number(process.argv[2] ?? 5)
 const work = path.join(repo, "bench", ".work", "build")
@@ -21,10 +22,10 @@ for (const s of scenarios) {
   const proj = path.join(work, s.name.split(" ")[0])
   fs.mkdirSync(proj, { recursive: true })
   fs.writeFileSync(path.join(proj, "mise.toml"), toolToml(s.tools))
-  const env = benchEnv(work, data, proj)
+  const env = { ...benchEnv(work, data, proj), ...daemonEnv(work, false) }
   const m = median(time(mise, ["oci", "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", "out-mise"], { runs, env, cwd: proj }))
-  const e = median(time(process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "--no-cache", "-o", "out-engine"], { runs, env, cwd: proj }))
-  const ew = median(time(process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "-o", "out-engine"], { runs, env, cwd: proj }))
+  const e = median(time(engineBin, ["build", "--from", "scratch", "--no-mise", "--no-cache", "-o", "out-engine"], { runs, env, cwd: proj }))
+  const ew = median(time(engineBin, ["build", "--from", "scratch", "--no-mise", "-o", "out-engine"], { runs, env, cwd: proj }))
   rows.push({ scenario: s.name, mise: m, engine: e, ratio: e / m, engineWarm: ew })
 }
 

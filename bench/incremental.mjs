@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { benchEnv, engineBin, ensureMise, fmt, makeTool, median, repo, time, toolToml } from "./lib.mjs"
+import { benchEnv, daemonEnv, engineBin, ensureMise, fmt, makeTool, median, repo, startDaemon, stopDaemon, time, toolToml } from "./lib.mjs"
 
 const args = process.argv.slice(2)
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
@@ -14,9 +14,12 @@ const work = path.join(repo, "bench", ".work", "incremental")
 const data = path.join(work, "data")
 const mise = only === "scaling" ? "mise" : ensureMise()
 
-const envFor = (proj) => benchEnv(work, data, proj)
+// `engine` as users run it locally (through its daemon, started once before timing); `nd`: ENGINE_DAEMON=0, as in CI.
+const envFor = (proj, daemon = true) => ({ ...benchEnv(work, data, proj), ...daemonEnv(work, daemon) })
+startDaemon(envFor(work))
+process.on("exit", () => stopDaemon(envFor(work)))
 const miseBuild = (extra = []) => [mise, ["oci", "build", "--from", "scratch", "--no-mise", "-o", "out-mise", ...extra]]
-const engineBuild = (extra = []) => [process.execPath, [engineBin, "build", "--from", "scratch", "--no-mise", "-q", "-o", "out-engine", ...extra]]
+const engineBuild = (extra = []) => [engineBin, ["build", "--from", "scratch", "--no-mise", "-q", "-o", "out-engine", ...extra]]
 
 const project = (name, tools) => {
   const proj = path.join(work, name)
@@ -26,10 +29,10 @@ const project = (name, tools) => {
 }
 
 const pair = (label, proj, miseCmd, engineCmd, opts = {}) => {
-  const env = envFor(proj)
-  const m = median(time(miseCmd[0], miseCmd[1], { runs, env, cwd: proj, ...opts.mise }))
-  const e = median(time(engineCmd[0], engineCmd[1], { runs, env, cwd: proj, ...opts.engine }))
-  return { label, mise: m, engine: e, ratio: e / m, target: opts.target }
+  const m = median(time(miseCmd[0], miseCmd[1], { runs, env: envFor(proj), cwd: proj, ...opts.mise }))
+  const e = median(time(engineCmd[0], engineCmd[1], { runs, env: envFor(proj), cwd: proj, ...opts.engine }))
+  const nd = median(time(engineCmd[0], engineCmd[1], { runs, env: envFor(proj, false), cwd: proj, ...opts.engine }))
+  return { label, mise: m, engine: e, nd, target: opts.target }
 }
 
 // A small tool whose version is bumped before every timed run: each run sees a version neither tool has cached.
@@ -63,20 +66,22 @@ if (only !== "scaling") {
       })
     })(),
     (() => {
-      const env = envFor(big)
       const sh = (cmds) => ["sh", ["-c", cmds.map((c) => c.map((a) => `'${a}'`).join(" ")).join(" && ")]]
       const m = sh([[mise, "install"], [mise, ...miseBuild()[1]]])
-      const e = sh([[process.execPath, engineBin, "install", "-C", big], [process.execPath, ...engineBuild()[1]]])
-      const mt = median(time(m[0], m[1], { runs, env, cwd: big }))
-      const et = median(time(e[0], e[1], { runs, env, cwd: big }))
-      return { label: "no-op install + build, 150 MB tool", mise: mt, engine: et, ratio: et / mt, target: 0.5 }
+      const e = sh([[engineBin, "install", "-C", big], [engineBin, ...engineBuild()[1]]])
+      const mt = median(time(m[0], m[1], { runs, env: envFor(big), cwd: big }))
+      const et = median(time(e[0], e[1], { runs, env: envFor(big), cwd: big }))
+      const nd = median(time(e[0], e[1], { runs, env: envFor(big, false), cwd: big }))
+      return { label: "no-op install + build, 150 MB tool", mise: mt, engine: et, nd, target: 0.5 }
     })()
   ]
 
   console.log(`engine vs mise oci build (mise ${"2026.9.15"}), ${runs} runs each, medians, ${spawnSync("nproc").stdout.toString().trim()} cores`)
-  console.log("scenario                                          mise       engine     engine/mise  target")
+  console.log("engine: through its daemon (local default); no daemon: ENGINE_DAEMON=0, a process per command (CI default)")
+  console.log("scenario                                          mise       engine     engine/mise  target  no daemon  ratio")
   for (const r of rows) {
-    console.log(`${r.label.padEnd(49)} ${fmt(r.mise).padEnd(10)} ${fmt(r.engine).padEnd(10)} ${r.ratio.toFixed(2).padEnd(12)} <= ${r.target}`)
+    const ratio = (r.engine / r.mise).toFixed(2)
+    console.log(`${r.label.padEnd(49)} ${fmt(r.mise).padEnd(10)} ${fmt(r.engine).padEnd(10)} ${ratio.padEnd(12)} <= ${String(r.target).padEnd(5)} ${fmt(r.nd).padEnd(10)} ${(r.nd / r.mise).toFixed(2)}`)
   }
 }
 
@@ -87,10 +92,10 @@ for (const n of [1, 10, 40]) {
   const others = Array.from({ length: n - 1 }, (_, i) => [`s${i}`, "1.0.0", 1])
   for (const [name, v, mb] of others) makeTool(data, name, v, mb)
   const proj = project(`scale-${n}`, [...others, ["small", "1.0.0", 1]])
-  const env = envFor(proj)
-  spawnSync(engineBuild()[0], engineBuild()[1], { env, cwd: proj })
-  const t = median(time(engineBuild()[0], engineBuild()[1], { runs, env, cwd: proj, before: bumper(proj, others), warmup: false }))
-  scale.push([n, t])
-  console.log(`  ${String(n).padStart(2)} tools  ${fmt(t)}`)
+  spawnSync(engineBuild()[0], engineBuild()[1], { env: envFor(proj), cwd: proj })
+  const t = median(time(engineBuild()[0], engineBuild()[1], { runs, env: envFor(proj), cwd: proj, before: bumper(proj, others), warmup: false }))
+  const nd = median(time(engineBuild()[0], engineBuild()[1], { runs, env: envFor(proj, false), cwd: proj, before: bumper(proj, others), warmup: false }))
+  scale.push([n, t, nd])
+  console.log(`  ${String(n).padStart(2)} tools  ${fmt(t)}   (no daemon ${fmt(nd)})`)
 }
-console.log(`  40 tools / 1 tool = ${(scale[2][1] / scale[0][1]).toFixed(2)}x (target <= 1.5x)`)
+console.log(`  40 tools / 1 tool = ${(scale[2][1] / scale[0][1]).toFixed(2)}x (target <= 1.5x); no daemon ${(scale[2][2] / scale[0][2]).toFixed(2)}x`)

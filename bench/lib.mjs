@@ -6,8 +6,19 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-/** `ENGINE_BIN` points at another build of the CLI, for A/B runs. */
-export const engineBin = process.env.ENGINE_BIN ?? path.join(repo, "apps", "cli", "bin", "engine.cjs")
+/** `engine` as a user runs it (the launcher npm links); `ENGINE_BIN` points at another build, for A/B runs. */
+export const engineBin = process.env.ENGINE_BIN ?? path.join(repo, "apps", "cli", "bin", "engine")
+
+/**
+ * The daemon for a benchmark: `on`, a private daemon (its socket under `work`), started before timing so no timed
+ * run pays its start; off, `ENGINE_DAEMON=0`: every command starts Node and loads the engine, as in CI.
+ */
+export const daemonEnv = (work, on) => (on ? { ENGINE_DAEMON: "1", ENGINE_DAEMON_DIR: path.join(work, "daemon") } : { ENGINE_DAEMON: "0" })
+export const startDaemon = (env) => {
+  const r = spawnSync(engineBin, ["daemon", "start"], { env, encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`engine daemon start failed: ${r.stderr}`)
+}
+export const stopDaemon = (env) => spawnSync(engineBin, ["daemon", "stop"], { env, encoding: "utf8" })
 export const MISE_VERSION = "2026.9.15"
 
 /** Deterministic bytes: half text-like (compressible), half pseudo-random (not), like real tool installs. */

@@ -37,7 +37,7 @@ server.listen(48199, "127.0.0.1", () => {
   const child = spawn(process.execPath, [engine, ...args], {
     cwd: project,
     stdio: "inherit",
-    env: { ...process.env, ENGINE_DATA_DIR: dataDir }
+    env: { ...process.env, ENGINE_DATA_DIR: dataDir, ENGINE_DAEMON: process.env.ENGINE_DAEMON ?? "0" }
   })
   child.on("close", (code) => {
     server.close()

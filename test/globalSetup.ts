@@ -11,4 +11,6 @@ import { ensureMise } from "./support/Mise"
 export default function setup(): void {
   execFileSync(process.execPath, [path.join(repoRoot, "apps", "cli", "build.mjs")], { stdio: "inherit" })
   process.env.MISE_BIN = ensureMise()
+  // Tests run each `engine` in a process of its own unless they test the daemon; none may leave a daemon behind.
+  process.env.ENGINE_DAEMON = "0"
 }

@@ -233,7 +233,7 @@ describe("engine build: interruption and concurrency", () => {
     put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(100 * 1024 * 1024))
     put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
     const e = env("big")
-    const child = spawn(process.execPath, [engineBin, ...BUILD], { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...e } })
+    const child = spawn(process.execPath, [engineBin, ...BUILD], { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ENGINE_DAEMON: "0", ...e } })
     let stderr = ""
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
     await new Promise<void>((resolve) => {

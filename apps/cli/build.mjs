@@ -1,7 +1,8 @@
 // Bundles the CLI into one CommonJS file so `engine` starts without resolving hundreds of modules.
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { rmSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -54,9 +55,38 @@ await build({
   logLevel: "warning"
 })
 
+// The daemon's Node client, alone: `bin/engine.cjs` loads it before (and often instead of) the bundle.
+await build({
+  entryPoints: [`${here}src/daemon/Client.ts`],
+  outfile: `${here}dist/client.cjs`,
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  minify: true,
+  logLevel: "warning"
+})
+
+// This build's id: its daemon's socket is named after it, so a client never talks to a daemon of another build.
+const buildId = createHash("sha256").update(readFileSync(`${here}dist/engine.cjs`)).digest("hex").slice(0, 16)
+writeFileSync(`${here}dist/build-id`, `${buildId}\n`)
+
 // Record V8's code cache for the launcher (bin/engine.cjs) by running the CLI once; stale caches are removed first.
 rmSync(`${here}dist/engine.cjs.v8cache`, { force: true })
 execFileSync(process.execPath, [`${here}bin/engine.cjs`, "backends"], {
-  env: { ...process.env, ENGINE_WRITE_CODE_CACHE: "1" },
+  env: { ...process.env, ENGINE_WRITE_CODE_CACHE: "1", ENGINE_DAEMON: "0" },
   stdio: "ignore"
 })
+
+// The native client (bin/engine runs it when present): a warm `engine` through the daemon without starting Node.
+// Where there is no C compiler, bin/engine uses bin/engine.cjs, which talks to the daemon too.
+rmSync(`${here}dist/engine-client`, { force: true })
+const cc = process.env.CC ?? "cc"
+try {
+  execFileSync(cc, ["-O2", "-Wall", "-Werror", `-DENGINE_BUILD_ID="${buildId}"`, "-o", `${here}dist/engine-client.tmp`, `${here}client/engine-client.c`], {
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  renameSync(`${here}dist/engine-client.tmp`, `${here}dist/engine-client`)
+} catch (e) {
+  console.warn(`build: no native client (${cc}: ${e.message.split("\n")[0]}); bin/engine will start Node for every command`)
+}

@@ -26,7 +26,7 @@ export const engine = (
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [engineBin, ...args], {
       cwd: opts.cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...opts.env },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ENGINE_DAEMON: "0", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""

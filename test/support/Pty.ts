@@ -22,7 +22,7 @@ export const engineOnTty = (
     const command = `stty cols 200 rows ${opts.rows ?? 50} && exec ${[process.execPath, engineBin, ...args].map(quote).join(" ")}`
     const child = spawn("script", ["-qfec", command, "/dev/null"], {
       cwd: opts.cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", TERM: "xterm", ...opts.env },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", TERM: "xterm", ENGINE_DAEMON: "0", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let raw = ""

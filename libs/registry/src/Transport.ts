@@ -99,12 +99,14 @@ const timedOut = (code: string, message: string) => Object.assign(new Error(mess
  * timeout while sending, a headers timeout once sent, and an idle timeout while the body is read.
  */
 const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, string | undefined>>): Client => {
-  let agents: Promise<{ readonly http: HttpAgent; readonly https: HttpsAgent; readonly request: typeof httpRequest; readonly secureRequest: typeof httpsRequest }> | undefined
-  // node:https pulls in TLS; a loopback registry never needs it, so both load on the first request.
+  let agents: Promise<{ readonly http: HttpAgent; readonly https: () => HttpsAgent; readonly request: typeof httpRequest; readonly secureRequest: typeof httpsRequest }> | undefined
+  let httpsAgent: HttpsAgent | undefined
+  // node:https pulls in TLS; a loopback registry never needs it, so both load on the first request, and the CA
+  // bundle is read (and the TLS agent made) on the first https request only.
   const load = () =>
     (agents ??= Promise.all([import("node:http"), import("node:https")]).then(([http, https]) => ({
       http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({ keepAlive: true, ca: trustedCertificates(env) }),
+      https: () => (httpsAgent ??= new https.Agent({ keepAlive: true, ca: trustedCertificates(env) })),
       request: http.request,
       secureRequest: https.request
     })))
@@ -119,7 +121,7 @@ const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, st
         path: `${url.pathname}${url.search}`,
         method,
         headers,
-        agent: secure ? loaded.https : loaded.http,
+        agent: secure ? loaded.https() : loaded.http,
         ...(signal !== undefined ? { signal } : {})
       }
       const req = secure ? loaded.secureRequest(options) : loaded.request(options)
@@ -183,9 +185,9 @@ const makeNodeClient = (config: TransportConfig, env: Readonly<Record<string, st
 
   const close = async () => {
     if (agents === undefined) return
-    const { http, https } = await agents
-    http.destroy()
-    https.destroy()
+    const loaded = await agents
+    loaded.http.destroy()
+    httpsAgent?.destroy()
   }
   return { exchange, close }
 }

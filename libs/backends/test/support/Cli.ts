@@ -23,7 +23,7 @@ export interface RunResult {
 /** Runs the CLI with exactly `env`, without blocking: the fixture servers answering it live in this process. */
 export const runEngine = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string>): Promise<RunResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [engineBin, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [engineBin, ...args], { cwd, env: { ENGINE_DAEMON: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))

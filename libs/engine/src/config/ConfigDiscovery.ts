@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { statSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { ConfigError } from "./ConfigError"
@@ -184,13 +185,25 @@ const io = <A>(what: string, file: string, run: () => Promise<A>): Effect.Effect
     catch: (cause) => new ConfigError({ file, reason: `cannot ${what}: ${cause instanceof Error ? cause.message : String(cause)}` })
   })
 
-const isFile = (file: string): Effect.Effect<boolean> =>
-  Effect.promise(() => fs.stat(file).then((s) => s.isFile(), () => false))
+/**
+ * Discovery probes dozens of names in every ancestor directory: a synchronous stat each (a stat never blocks on a
+ * special file), since a round trip through the thread pool costs more than the syscall. Unreadable means absent.
+ */
+const statKind = (file: string, kind: "file" | "directory"): Effect.Effect<boolean> =>
+  Effect.sync(() => {
+    try {
+      const st = statSync(file, { throwIfNoEntry: false })
+      return st !== undefined && (kind === "file" ? st.isFile() : st.isDirectory())
+    } catch {
+      return false
+    }
+  })
+const isFile = (file: string): Effect.Effect<boolean> => statKind(file, "file")
 
 /** `dir/conf.d/*.toml`: regular files, hidden ones skipped (editor backups), sorted by name. */
 const listConfD = (dir: string): Effect.Effect<ReadonlyArray<string>, ConfigError> =>
   Effect.gen(function* () {
-    const exists = yield* Effect.promise(() => fs.stat(dir).then((s) => s.isDirectory(), () => false))
+    const exists = yield* statKind(dir, "directory")
     if (!exists) return []
     const names = yield* io("list config directory", dir, () => fs.readdir(dir))
     const candidates = names.filter((name) => name.endsWith(".toml") && !name.startsWith(".")).sort()

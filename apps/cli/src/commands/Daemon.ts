@@ -1,0 +1,86 @@
+import { Command } from "@effect/cli"
+import { Console, Effect } from "effect"
+import * as path from "node:path"
+import { exchange, locate, startDaemon } from "../daemon/Client"
+import { DaemonError, serve } from "../daemon/Server"
+import { json } from "../Shared"
+
+const HOUR = 60 * 60 * 1000
+
+/** The launcher this process was started by (`bin/engine.cjs`): daemon commands never run inside the daemon. */
+const launcher = () => path.resolve(process.argv[1] ?? "engine")
+const distDir = () => path.resolve(path.dirname(launcher()), "..", "dist")
+
+const located = Effect.try({
+  try: () => locate(distDir()),
+  catch: (e) => new DaemonError({ message: `cannot find this engine's build id in ${distDir()}: ${String(e)} (run npm run build)` })
+})
+
+interface Status {
+  readonly pid: number
+  readonly buildId: string
+  readonly uptimeMs: number
+  readonly served: number
+  readonly busy: boolean
+  readonly socket: string
+}
+
+const ping = (socket: string) =>
+  Effect.promise(async () => {
+    let status: Status | undefined
+    const outcome = await exchange(socket, { kind: "ping" }, (text) => (status = JSON.parse(text) as Status))
+    return outcome.kind === "exit" ? status : undefined
+  })
+
+const serveCommand = (run: (argv: ReadonlyArray<string>) => Effect.Effect<void>) =>
+  Command.make("serve", {}, () =>
+    Effect.gen(function*() {
+      const where = yield* located
+      const idle = Number(process.env.ENGINE_DAEMON_IDLE_MS ?? "")
+      yield* serve({ ...where, idleMs: Number.isFinite(idle) && idle > 0 ? idle : 3 * HOUR, run })
+    })).pipe(Command.withDescription("Run the daemon in the foreground (clients start it in the background by themselves)"))
+
+const statusCommand = Command.make("status", { json }, (o) =>
+  Effect.gen(function*() {
+    const where = yield* located
+    const status = yield* ping(where.socket)
+    if (o.json) yield* Console.log(JSON.stringify(status ?? { running: false, socket: where.socket }))
+    else if (status === undefined) yield* Console.log(`no daemon running for build ${where.buildId} (${where.socket})`)
+    else {
+      yield* Console.log(
+        `daemon running: pid ${status.pid}, build ${status.buildId}, up ${Math.round(status.uptimeMs / 1000)} s, ` +
+          `${status.served} command(s) served${status.busy ? ", busy" : ""}, socket ${status.socket}`
+      )
+    }
+    if (status === undefined) process.exitCode = 1
+  })).pipe(Command.withDescription("Say whether this build's daemon is running (exit 1 when it is not)"))
+
+const startCommand = Command.make("start", {}, () =>
+  Effect.gen(function*() {
+    const where = yield* located
+    if ((yield* ping(where.socket)) === undefined) {
+      startDaemon(launcher(), where.dir)
+      for (let i = 0; i < 100 && (yield* ping(where.socket)) === undefined; i++) yield* Effect.sleep("100 millis")
+    }
+    const status = yield* ping(where.socket)
+    if (status === undefined) return yield* new DaemonError({ message: `the daemon did not start (socket ${where.socket}); try engine daemon serve` })
+    yield* Console.log(`daemon running: pid ${status.pid}, socket ${status.socket}`)
+  })).pipe(Command.withDescription("Start this build's daemon in the background"))
+
+const stopCommand = Command.make("stop", {}, () =>
+  Effect.gen(function*() {
+    const where = yield* located
+    let said = ""
+    const outcome = yield* Effect.promise(() => exchange(where.socket, { kind: "stop" }, (text) => (said = text)))
+    yield* Console.log(outcome.kind === "exit" ? said : `no daemon running for build ${where.buildId}`)
+  })).pipe(Command.withDescription("Stop this build's daemon"))
+
+/**
+ * `engine daemon`: the resident process that runs commands for `engine` clients (see daemon/Server.ts).
+ * `run` is the CLI itself, passed in by Cli.ts (which holds this command).
+ */
+export const daemonCommand = (run: (argv: ReadonlyArray<string>) => Effect.Effect<void>) =>
+  Command.make("daemon").pipe(
+    Command.withDescription("The background process that keeps the engine loaded (ENGINE_DAEMON=0 turns it off)"),
+    Command.withSubcommands([statusCommand, startCommand, stopCommand, serveCommand(run)])
+  )

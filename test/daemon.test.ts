@@ -1,0 +1,183 @@
+import { spawn } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { engineBin, repoRoot } from "./support/Cli"
+import { put } from "./support/Fixtures"
+import { skopeoInspect } from "./support/Validate"
+
+// `engine` through its daemon, as a user meets it: `bin/engine` (the native client) or `bin/engine.cjs` (Node) hand
+// the command to a resident process. Everything a user sees must be as in a process of its own: stdout, stderr,
+// exit code, the files written (under the client's cwd, env and umask), Ctrl-C; and the daemon really ran it.
+const launcher = path.join(repoRoot, "apps", "cli", "bin", "engine")
+let work: string
+let daemonDir: string
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const baseEnv = () => ({
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: path.join(work, "home"),
+  SOURCE_DATE_EPOCH: "1700000000",
+  ENGINE_DATA_DIR: path.join(work, "data"),
+  ENGINE_DAEMON: "1",
+  ENGINE_DAEMON_DIR: daemonDir
+})
+
+const start = (args: ReadonlyArray<string>, opts: { cwd?: string; env?: Record<string, string>; via?: "native" | "node"; umask?: string } = {}) => {
+  const env = { ...baseEnv(), ...opts.env }
+  const program = opts.via === "node" ? [process.execPath, engineBin] : [launcher]
+  const quoted = [...program, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")
+  const child = spawn("sh", ["-c", `umask ${opts.umask ?? "022"} && exec ${quoted}`], { cwd: opts.cwd ?? work, env })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
+  return { child, done, stderr: () => stderr }
+}
+const run = (args: ReadonlyArray<string>, opts: Parameters<typeof start>[1] = {}) => start(args, opts).done
+
+const served = async (): Promise<number> => {
+  const r = await run(["daemon", "status", "--json"])
+  expect(r.code, r.stderr).toBe(0)
+  return (JSON.parse(r.stdout) as { served: number }).served
+}
+
+const BUILD = ["build", "--from", "scratch", "--no-mise", "--json"]
+
+beforeAll(async () => {
+  work = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "engine-daemon-")))
+  daemonDir = path.join(work, "d")
+  fs.mkdirSync(path.join(work, "home"))
+  expect(fs.existsSync(path.join(repoRoot, "apps", "cli", "dist", "engine-client")), "the build made no native client (no cc?)").toBe(true)
+  const r = await run(["daemon", "start"])
+  expect(r.code, r.stderr).toBe(0)
+  expect(r.stdout).toMatch(/^daemon running: pid \d+/)
+}, 60_000)
+
+afterAll(async () => {
+  await run(["daemon", "stop"])
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+describe("engine through its daemon", () => {
+  it("builds the same image as a process of its own, with the client's cwd, env and umask, and the daemon ran it", async () => {
+    const dir = path.join(work, "same")
+    put(path.join(dir, "tool", "bin", "hello"), "#!/bin/sh\necho hello\n", 0o755)
+    put(path.join(dir, "mise.toml"), `[tools]\n"http:hello" = "path:./tool"\n\n[env]\nGREETING = "{{ env.WHO }}"\n`)
+    const before = await served()
+    const alone = await run([...BUILD, "-o", "out-alone"], { cwd: dir, env: { ENGINE_DAEMON: "0", WHO: "world", ENGINE_CACHE_DIR: path.join(work, "cache-alone") }, umask: "077" })
+    expect(alone.code, alone.stderr).toBe(0)
+    const daemon = await run([...BUILD, "-o", "out-daemon"], { cwd: dir, env: { WHO: "world", ENGINE_CACHE_DIR: path.join(work, "cache-daemon") }, umask: "077" })
+    expect(daemon.code, daemon.stderr).toBe(0)
+    expect(await served()).toBe(before + 1)
+
+    const digest = (r: Run) => (JSON.parse(r.stdout) as { manifestDigest: string }).manifestDigest
+    expect(digest(daemon)).toBe(digest(alone))
+    const config = skopeoInspect(path.join(dir, "out-daemon"), true) as { config: { Env: ReadonlyArray<string> } }
+    expect(config.config.Env).toContain("GREETING=world")
+    // The client's ENGINE_CACHE_DIR and umask, not the daemon's.
+    expect(fs.readdirSync(path.join(work, "cache-daemon")).length).toBeGreaterThan(0)
+    const mode = (f: string) => fs.statSync(path.join(dir, f, "index.json")).mode & 0o777
+    expect(mode("out-daemon")).toBe(mode("out-alone"))
+    expect(mode("out-daemon") & 0o077).toBe(0)
+  }, 60_000)
+
+  it("a failing command has the same exit code and message as without the daemon", async () => {
+    const dir = path.join(work, "broken")
+    put(path.join(dir, "mise.toml"), `[tools]\nnode = "20"\n[oci\n`)
+    const alone = await run(BUILD, { cwd: dir, env: { ENGINE_DAEMON: "0" } })
+    const before = await served()
+    const daemon = await run(BUILD, { cwd: dir })
+    expect(await served()).toBe(before + 1)
+    expect(daemon.code).toBe(alone.code)
+    expect(daemon.code).not.toBe(0)
+    expect(daemon.stderr).toBe(alone.stderr)
+    expect(daemon.stderr).toContain(path.join(dir, "mise.toml"))
+    expect(daemon.stdout).toBe("")
+  })
+
+  it("the Node launcher (bin/engine.cjs) uses the daemon too; `run` and `daemon` never go through it", async () => {
+    const before = await served()
+    const r = await run(["backends", "--json"], { via: "node" })
+    expect(r.code, r.stderr).toBe(0)
+    expect((JSON.parse(r.stdout) as ReadonlyArray<{ id: string }>).map((b) => b.id)).toContain("npm")
+    expect(await served()).toBe(before + 1)
+    const help = await run(["run", "--help"])
+    expect(help.code).toBe(0)
+    expect(await served()).toBe(before + 1)
+  })
+
+  it("while busy it lets another client run the command itself; Ctrl-C interrupts its command cleanly and it goes on serving", async () => {
+    const dir = path.join(work, "big")
+    // Random bytes do not compress: the layer task takes long enough to be interrupted in the middle.
+    put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(100 * 1024 * 1024))
+    put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
+    const cache = path.join(work, "cache-big")
+    const long = start(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: dir, env: { ENGINE_CACHE_DIR: cache } })
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (long.stderr().includes("[tool-layer] http:big@path:./big ...\n")) {
+          clearInterval(timer)
+          resolve()
+        }
+      }, 20)
+      void long.done.then(() => {
+        clearInterval(timer)
+        resolve()
+      })
+    })
+    const before = await served()
+    const other = await run(["backends", "--json"])
+    expect(other.code, other.stderr).toBe(0)
+    expect(JSON.parse(other.stdout)).toBeInstanceOf(Array)
+    expect(await served()).toBe(before) // it ran in a process of its own
+
+    long.child.kill("SIGINT")
+    const r = await long.done
+    expect(r.stderr).toContain("[tool-layer] http:big@path:./big ... interrupted")
+    expect(r.code).toBe(130)
+    const leftovers = (root: string) =>
+      fs.existsSync(root) ? fs.readdirSync(root, { recursive: true, encoding: "utf8" }).filter((n) => /\.tmp-|^tmp\/.+|\.engine-tmp/.test(n)) : []
+    expect(leftovers(cache)).toEqual([])
+    expect(leftovers(path.join(dir, "out"))).toEqual([])
+    expect(await served()).toBe(before + 1)
+    const again = await run(["backends"])
+    expect(again.code, again.stderr).toBe(0)
+    expect(await served()).toBe(before + 2)
+  }, 120_000)
+
+  it("refuses a socket folder others can write to, and the command still runs without it", async () => {
+    const open = path.join(work, "open")
+    fs.mkdirSync(open)
+    fs.chmodSync(open, 0o777)
+    const serve = await run(["daemon", "serve"], { env: { ENGINE_DAEMON_DIR: open } })
+    expect(serve.code).not.toBe(0)
+    expect(serve.stderr).toContain(`${open} must be a directory owned by uid`)
+    const r = await run(["backends", "--json"], { env: { ENGINE_DAEMON_DIR: open } })
+    expect(r.code, r.stderr).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    expect(fs.readdirSync(open)).toEqual([])
+  }, 60_000)
+
+  it("ENGINE_DAEMON=0 runs in a process of its own; `engine daemon stop` stops it", async () => {
+    const before = await served()
+    const r = await run(["backends"], { env: { ENGINE_DAEMON: "0" } })
+    expect(r.code, r.stderr).toBe(0)
+    expect(await served()).toBe(before)
+    const other = path.join(work, "d2")
+    expect((await run(["daemon", "start"], { env: { ENGINE_DAEMON_DIR: other } })).code).toBe(0)
+    const stop = await run(["daemon", "stop"], { env: { ENGINE_DAEMON_DIR: other } })
+    expect(stop.stdout).toMatch(/^stopped daemon \d+/)
+    const status = await run(["daemon", "status"], { env: { ENGINE_DAEMON_DIR: other } })
+    expect(status.code).toBe(1)
+    expect(status.stdout).toContain("no daemon running")
+  }, 60_000)
+})
