@@ -277,6 +277,23 @@ describe("engine push", () => {
     expect(inspected.Digest).toBe(digest)
   })
 
+  it("re-pushing an image dir the tag already holds asks one HEAD of the tag and sends nothing", async () => {
+    const built = await engine(["build", "--from", "scratch", "--no-mise", "-o", "dir-push"], { cwd: dir, env: env() })
+    expect(built.code, built.stderr).toBe(0)
+    const dest = `${proxy.host}/apps/from-dir:v1`
+    const first = await engine(["push", dest, "--image-dir", "dir-push"], { cwd: dir, env: env() })
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toMatch(/\(3 blob\(s\) uploaded, 0 already present\)/)
+    const digest = /^pushed (sha256:[0-9a-f]{64})/.exec(first.stdout)?.[1]
+    const before = proxy.log.length
+    const again = await engine(["push", dest, "--image-dir", "dir-push"], { cwd: dir, env: env() })
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout.trim()).toBe(`pushed ${digest} to ${dest} (0 blob(s) uploaded, 3 already present)`)
+    // Besides the version check every client starts with (GET /v2/), one HEAD: no blob asked about, nothing put.
+    const asked = proxy.log.slice(before).map((q) => `${q.method} ${q.path}`)
+    expect(asked.filter((q) => q !== "GET /v2/")).toEqual(["HEAD /v2/apps/from-dir/manifests/v1"])
+  })
+
   it("a tool layer of the image at the destination is reused without installing the tool", async () => {
     const dest = `${registry.host}/apps/noinstall:v1`
     const first = await engine(["push", dest, "--from", "scratch", "--no-mise"], { cwd: dir, env: env() })

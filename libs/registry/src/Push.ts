@@ -307,6 +307,15 @@ export const pushLayout = (
       )
     }
     const blobs = [...new Map(image.blobs.map((d) => [d.digest, d] as const)).values()]
+    // The tag already holds this very manifest (a re-push): a registry keeps every blob a manifest it holds refers
+    // to, so there is nothing to check or upload, and putting the same manifest again changes nothing. One HEAD,
+    // where mise asks about every blob; a probe that fails just means the full push below.
+    if (options.updateIndex !== true && ref.tag !== undefined) {
+      const current = yield* Effect.option(manifestDigestAt(ref))
+      if (Option.contains(Option.flatten(current), image.manifest.digest)) {
+        return { manifestDigest: image.manifest.digest, uploaded: 0, present: blobs.length, mounted: 0 }
+      }
+    }
     const configDigest = image.blobs[0]?.digest
     const outcomes = yield* Effect.forEach(
       blobs,

@@ -33,7 +33,8 @@ const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const
 export const exchange = (
   socket: string,
   request: Request,
-  onStatus: (text: string) => void = () => {}
+  onStatus: (text: string) => void = () => {},
+  out: { readonly stdout: NodeJS.WritableStream; readonly stderr: NodeJS.WritableStream } = process
 ): Promise<Outcome> =>
   new Promise((resolve) => {
     const conn = net.connect(socket)
@@ -60,8 +61,8 @@ export const exchange = (
       const { frames, rest } = decodeFrames(Buffer.concat([pending, chunk]))
       pending = rest
       for (const frame of frames) {
-        if (frame.type === Frame.stdout) process.stdout.write(frame.payload)
-        else if (frame.type === Frame.stderr) process.stderr.write(frame.payload)
+        if (frame.type === Frame.stdout) out.stdout.write(frame.payload)
+        else if (frame.type === Frame.stderr) out.stderr.write(frame.payload)
         else if (frame.type === Frame.status) onStatus(frame.payload.toString("utf8"))
         else if (frame.type === Frame.exit) return finish({ kind: "exit", code: frame.payload.readUInt32BE(0) })
         else if (frame.type === Frame.declined) return finish({ kind: "declined", reason: frame.payload.toString("utf8") })
@@ -69,7 +70,7 @@ export const exchange = (
     })
     conn.on("error", () => finish(connected ? { kind: "exit", code: 1 } : { kind: "unavailable" }))
     conn.on("close", () => {
-      if (!settled && connected) process.stderr.write("engine: the daemon closed the connection before the command ended\n")
+      if (!settled && connected) out.stderr.write("engine: the daemon closed the connection before the command ended\n")
       finish(connected ? { kind: "exit", code: 1 } : { kind: "unavailable" })
     })
   })

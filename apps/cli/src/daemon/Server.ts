@@ -33,6 +33,8 @@ export interface ServeOptions {
   /** The build id file of the installed engine: when it no longer says `buildId`, this daemon is stale and stops. */
   readonly buildIdFile: string
   readonly idleMs: number
+  /** How often the build id file is read to notice a rebuilt engine (default a minute). */
+  readonly staleCheckMs?: number
   /** Runs one command (argv as `[node, script, ...args]`); its exit code is left in `process.exitCode`. */
   readonly run: (argv: ReadonlyArray<string>) => Effect.Effect<void>
 }
@@ -141,9 +143,16 @@ export const serve = (options: ServeOptions): Effect.Effect<void, DaemonError> =
     let idle: NodeJS.Timeout | undefined
     const server = net.createServer()
 
+    // A rebuilt engine talks to its own daemon (another socket), so this one would get no request telling it that it
+    // is stale: look at the build id now and then, and stop when it changed.
+    const watch = setInterval(() => {
+      if (!busy && readBuildId(options.buildIdFile) !== options.buildId) stop()
+    }, options.staleCheckMs ?? 60_000)
+    watch.unref()
     const stop = () => {
       if (stopping) return
       stopping = true
+      clearInterval(watch)
       if (idle !== undefined) clearTimeout(idle)
       server.close(() => resume(Effect.void))
       try {
