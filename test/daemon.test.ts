@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -39,15 +40,28 @@ const start = (args: ReadonlyArray<string>, opts: { cwd?: string; env?: Record<s
   let stderr = ""
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-  const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
-  return { child, done, stderr: () => stderr }
+  let exited = false
+  const done = new Promise<Run>((resolve) =>
+    child.on("close", (code) => {
+      exited = true
+      resolve({ code, stdout, stderr })
+    }))
+  return { child, done, stderr: () => stderr, exited: () => exited }
 }
 const run = (args: ReadonlyArray<string>, opts: Parameters<typeof start>[1] = {}) => start(args, opts).done
 
-const served = async (): Promise<number> => {
+const status = async (): Promise<{ served: number; busy: boolean }> => {
   const r = await run(["daemon", "status", "--json"])
   expect(r.code, r.stderr).toBe(0)
-  return (JSON.parse(r.stdout) as { served: number }).served
+  return JSON.parse(r.stdout) as { served: number; busy: boolean }
+}
+const served = async (): Promise<number> => (await status()).served
+
+const waitFor = async (check: () => boolean | Promise<boolean>, ms = 30_000) => {
+  for (const started = Date.now(); !(await check());) {
+    if (Date.now() - started > ms) throw new Error("timed out waiting")
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 const BUILD = ["build", "--from", "scratch", "--no-mise", "--json"]
@@ -115,31 +129,44 @@ describe("engine through its daemon", () => {
     expect(await served()).toBe(before + 1)
   })
 
-  it("while busy it lets another client run the command itself; Ctrl-C interrupts its command cleanly and it goes on serving", async () => {
+  it("while busy it lets another client run the command itself; Ctrl-C interrupts the command it runs and it serves the next", async () => {
+    // A registry that accepts connections and never answers keeps a push (and so the daemon) busy until interrupted.
+    const stalled = net.createServer(() => {}).listen(0, "127.0.0.1")
+    await new Promise((resolve) => stalled.once("listening", resolve))
+    const port = (stalled.address() as net.AddressInfo).port
+    try {
+      const dir = path.join(work, "busy")
+      put(path.join(dir, "tool", "bin", "hello"), "#!/bin/sh\necho hello\n", 0o755)
+      put(path.join(dir, "mise.toml"), `[tools]\n"http:hello" = "path:./tool"\n`)
+      expect((await run(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: dir })).code).toBe(0)
+      const before = await served()
+      const push = start(["push", "--image-dir", "out", `127.0.0.1:${port}/x/y:v1`], { cwd: dir })
+      await waitFor(async () => (await status()).busy)
+      const other = await run(["backends", "--json"])
+      expect(other.code, other.stderr).toBe(0)
+      expect(JSON.parse(other.stdout)).toBeInstanceOf(Array)
+      push.child.kill("SIGINT")
+      const r = await push.done
+      expect(r.code).toBe(130)
+      // The push was the daemon's; `backends` ran in a process of its own.
+      expect(await served()).toBe(before + 1)
+      const again = await run(["backends"])
+      expect(again.code, again.stderr).toBe(0)
+      expect(await served()).toBe(before + 2)
+    } finally {
+      stalled.close()
+    }
+  }, 60_000)
+
+  it("Ctrl-C during compression in the daemon leaves no temp files, as in a process of its own", async () => {
     const dir = path.join(work, "big")
     // Random bytes do not compress: the layer task takes long enough to be interrupted in the middle.
     put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(100 * 1024 * 1024))
     put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
     const cache = path.join(work, "cache-big")
     const long = start(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: dir, env: { ENGINE_CACHE_DIR: cache } })
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (long.stderr().includes("[tool-layer] http:big@path:./big ...\n")) {
-          clearInterval(timer)
-          resolve()
-        }
-      }, 20)
-      void long.done.then(() => {
-        clearInterval(timer)
-        resolve()
-      })
-    })
-    const before = await served()
-    const other = await run(["backends", "--json"])
-    expect(other.code, other.stderr).toBe(0)
-    expect(JSON.parse(other.stdout)).toBeInstanceOf(Array)
-    expect(await served()).toBe(before) // it ran in a process of its own
-
+    await waitFor(async () => long.stderr().includes("[tool-layer] http:big@path:./big ...\n") || long.exited())
+    await new Promise((resolve) => setTimeout(resolve, 200))
     long.child.kill("SIGINT")
     const r = await long.done
     expect(r.stderr).toContain("[tool-layer] http:big@path:./big ... interrupted")
@@ -148,10 +175,9 @@ describe("engine through its daemon", () => {
       fs.existsSync(root) ? fs.readdirSync(root, { recursive: true, encoding: "utf8" }).filter((n) => /\.tmp-|^tmp\/.+|\.engine-tmp/.test(n)) : []
     expect(leftovers(cache)).toEqual([])
     expect(leftovers(path.join(dir, "out"))).toEqual([])
-    expect(await served()).toBe(before + 1)
-    const again = await run(["backends"])
-    expect(again.code, again.stderr).toBe(0)
-    expect(await served()).toBe(before + 2)
+    const after = await run(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: dir, env: { ENGINE_CACHE_DIR: cache } })
+    expect(after.code, after.stderr).toBe(0)
+    skopeoInspect(path.join(dir, "out"))
   }, 120_000)
 
   it("refuses a socket folder others can write to, and the command still runs without it", async () => {

@@ -44,7 +44,7 @@ export interface CacheStore {
   readonly readBlob: (digest: Digest, options?: { readonly verify?: boolean }) => Effect.Effect<Uint8Array, CacheError>
   readonly readRecord: (key: string) => Effect.Effect<DocumentRead<ActionRecord>>
   readonly writeRecord: (record: ActionRecord) => Effect.Effect<void, CacheError>
-  /** Marks a record as used now; `prune` evicts the least recently used. */
+  /** Marks a record as used now (to the hour); `prune` evicts the least recently used. */
   readonly touchRecord: (key: string) => Effect.Effect<void, CacheError>
   readonly removeRecord: (key: string) => Effect.Effect<void, CacheError>
   readonly removeBlob: (digest: Digest) => Effect.Effect<void, CacheError>
@@ -252,22 +252,53 @@ const listFiles = async (dir: string): Promise<ReadonlyArray<FileInfo>> => {
   return infos.filter((i): i is FileInfo => i !== undefined)
 }
 
+/** A decoded document, valid while its file keeps this identity; one value per schema it was read with. */
+interface Remembered {
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+  readonly ctimeMs: number
+  readonly values: Map<unknown, unknown>
+}
+const remembered = new Map<string, Remembered>()
+const MAX_REMEMBERED = 20_000
+
 /**
  * Documents are small and a warm build reads several per tool: one synchronous read costs a fraction of
- * readFile's four thread-pool round trips (open, fstat, read, close).
+ * readFile's four thread-pool round trips (open, fstat, read, close). In a process that builds again and again (the
+ * daemon), a document whose file still has the same inode, size, mtime and ctime is the one decoded last time: one
+ * stat instead of a read, a parse and a decode. Any write (the store renames a new file in) changes that identity.
  */
 const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): DocumentRead<A> => {
   let text: string
+  let identity: Omit<Remembered, "values"> | undefined
   try {
+    const st = statSync(path, { throwIfNoEntry: false })
+    if (st === undefined) return { _tag: "Absent", path }
+    identity = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
+    const known = remembered.get(path)
+    const same = known !== undefined && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs &&
+      known.ctimeMs === st.ctimeMs
+    if (same && known.values.has(schema)) return { _tag: "Found", value: known.values.get(schema) as A, path }
     text = readFileSync(path, "utf8")
   } catch (cause) {
     return isMissing(cause) ? { _tag: "Absent", path } : { _tag: "Unreadable", path, detail: String(cause) }
   }
   return Either.match(decodeDocument(text, schema), {
     onLeft: (detail): DocumentRead<A> => ({ _tag: "Corrupt", path, detail }),
-    onRight: (value): DocumentRead<A> => ({ _tag: "Found", value, path })
+    onRight: (value): DocumentRead<A> => {
+      const known = remembered.get(path)
+      const same = known !== undefined && known.ino === identity.ino && known.size === identity.size &&
+        known.mtimeMs === identity.mtimeMs && known.ctimeMs === identity.ctimeMs
+      if (remembered.size >= MAX_REMEMBERED) remembered.clear()
+      if (same) known.values.set(schema, value)
+      else remembered.set(path, { ...identity, values: new Map([[schema, value]]) })
+      return { _tag: "Found", value, path }
+    }
   })
 }
+
+const TOUCH_INTERVAL_MS = 60 * 60 * 1000
 
 const LINK_UNSUPPORTED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
 
@@ -441,11 +472,18 @@ const makeStore = (root: string): CacheStore => {
   const writeRecord: CacheStore["writeRecord"] = (record) =>
     Effect.flatMap(guardKey(record.key), (key) => writeAt(recordPath(key), ActionRecordSchema, record))
 
+  /** Marked at most once an hour: `prune`'s order needs no finer time, and an unchanged file stays remembered. */
   const touchRecord: CacheStore["touchRecord"] = (key) =>
-    Effect.flatMap(guardKey(key), (key) => {
-      const now = new Date()
-      return Effect.try({ try: () => utimesSync(recordPath(key), now, now), catch: ioError("mark as used", recordPath(key)) })
-    })
+    Effect.flatMap(guardKey(key), (key) =>
+      Effect.try({
+        try: () => {
+          const now = Date.now()
+          const st = statSync(recordPath(key), { throwIfNoEntry: false })
+          if (st !== undefined && now - st.mtimeMs < TOUCH_INTERVAL_MS && st.mtimeMs <= now) return
+          utimesSync(recordPath(key), new Date(now), new Date(now))
+        },
+        catch: ioError("mark as used", recordPath(key))
+      }))
 
   const removeRecord: CacheStore["removeRecord"] = (key) =>
     Effect.flatMap(guardKey(key), (key) => attempt("remove", recordPath(key), () => rm(recordPath(key), { force: true })))

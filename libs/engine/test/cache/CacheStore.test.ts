@@ -237,3 +237,39 @@ describe("temp dirs", () => {
     expect(fs.existsSync(stale)).toBe(false)
   })
 })
+
+describe("documents read again in one process (the daemon)", () => {
+  it("a record changed in place, even to the same size and mtime, is read afresh, never the remembered one", async () => {
+    const r = record("same-size", [])
+    await run(store.writeRecord(r))
+    expect(await run(store.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 1234 } })
+    const file = path.join(store.root, "ac", `${r.key}.json`)
+    const text = fs.readFileSync(file, "utf8")
+    const changed = text.replace("1234", "4321")
+    expect(changed).not.toBe(text)
+    expect(changed.length).toBe(text.length)
+    const { atime, mtime } = fs.statSync(file)
+    fs.writeFileSync(file, changed)
+    fs.utimesSync(file, atime, mtime) // its old mtime back: the ctime still moved
+    // Read again, the edit fails the record's integrity check; the remembered record would have been served as Found.
+    expect((await run(store.readRecord(r.key)))._tag).toBe("Corrupt")
+    await run(store.writeRecord({ ...r, durationMs: 4321 }))
+    expect(await run(store.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 4321 } })
+    fs.rmSync(file)
+    expect((await run(store.readRecord(r.key)))._tag).toBe("Absent")
+  })
+
+  it("a hit marks its record used at most once an hour", async () => {
+    const r = record("touched", [])
+    await run(store.writeRecord(r))
+    const file = path.join(store.root, "ac", `${r.key}.json`)
+    const recent = new Date(Date.now() - 10 * 60 * 1000)
+    fs.utimesSync(file, recent, recent)
+    await run(store.touchRecord(r.key))
+    expect(Math.abs(fs.statSync(file).mtimeMs - recent.getTime())).toBeLessThan(1)
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    fs.utimesSync(file, old, old)
+    await run(store.touchRecord(r.key))
+    expect(Date.now() - fs.statSync(file).mtimeMs).toBeLessThan(60_000)
+  })
+})
