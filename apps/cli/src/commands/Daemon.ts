@@ -36,6 +36,8 @@ const serveCommand = (run: (argv: ReadonlyArray<string>) => Effect.Effect<void>)
   Command.make("serve", {}, () =>
     Effect.gen(function*() {
       const where = yield* located
+      // Each command runs in its client's directory and comes back here: "/" never goes away under the daemon.
+      process.chdir("/")
       const idle = Number(process.env.ENGINE_DAEMON_IDLE_MS ?? "")
       yield* serve({ ...where, idleMs: Number.isFinite(idle) && idle > 0 ? idle : 3 * HOUR, run })
     })).pipe(Command.withDescription("Run the daemon in the foreground (clients start it in the background by themselves)"))

@@ -127,7 +127,12 @@ const enter = (request: RunRequest): Patched => {
   return {
     restore: () => {
       restoreEnv()
-      process.chdir(cwd)
+      try {
+        process.chdir(cwd)
+      } catch {
+        // The daemon's own directory went away meanwhile: "/" does not.
+        process.chdir("/")
+      }
       process.umask(umask)
     }
   }
