@@ -60,11 +60,14 @@ const statusCommand = Command.make("status", { json }, (o) =>
 const startCommand = Command.make("start", {}, () =>
   Effect.gen(function*() {
     const where = yield* located
-    if ((yield* ping(where.socket)) === undefined) {
+    let status = yield* ping(where.socket)
+    if (status === undefined) {
       startDaemon(launcher(), where.dir)
-      for (let i = 0; i < 100 && (yield* ping(where.socket)) === undefined; i++) yield* Effect.sleep("100 millis")
+      for (let i = 0; i < 100 && status === undefined; i++) {
+        yield* Effect.sleep("100 millis")
+        status = yield* ping(where.socket)
+      }
     }
-    const status = yield* ping(where.socket)
     if (status === undefined) return yield* new DaemonError({ message: `the daemon did not start (socket ${where.socket}); try engine daemon serve` })
     yield* Console.log(`daemon running: pid ${status.pid}, socket ${status.socket}`)
   })).pipe(Command.withDescription("Start this build's daemon in the background"))

@@ -147,11 +147,13 @@ export const serve = (options: ServeOptions): Effect.Effect<void, DaemonError> =
     const started = Date.now()
     let idle: NodeJS.Timeout | undefined
     const server = net.createServer()
+    /** The installed engine is another build than this daemon's. */
+    const stale = () => readBuildId(options.buildIdFile) !== options.buildId
 
     // A rebuilt engine talks to its own daemon (another socket), so this one would get no request telling it that it
     // is stale: look at the build id now and then, and stop when it changed.
     const watch = setInterval(() => {
-      if (!busy && readBuildId(options.buildIdFile) !== options.buildId) stop()
+      if (!busy && stale()) stop()
     }, options.staleCheckMs ?? 60_000)
     watch.unref()
     const stop = () => {
@@ -209,7 +211,7 @@ export const serve = (options: ServeOptions): Effect.Effect<void, DaemonError> =
         served++
         busy = false
         if (!conn.destroyed) conn.end(exitFrame(code))
-        if (readBuildId(options.buildIdFile) !== options.buildId) stop()
+        if (stale()) stop()
         else armIdle()
       })
     }
@@ -239,7 +241,7 @@ export const serve = (options: ServeOptions): Effect.Effect<void, DaemonError> =
         } else if (stopping) conn.end(encodeFrame(Frame.declined, "the daemon is stopping"))
         else if (busy) conn.end(encodeFrame(Frame.declined, "the daemon is busy"))
         else if (!servedByDaemon(request.argv.slice(2))) conn.end(encodeFrame(Frame.declined, "not a daemon command"))
-        else if (readBuildId(options.buildIdFile) !== options.buildId) {
+        else if (stale()) {
           conn.end(encodeFrame(Frame.declined, "the engine was rebuilt"))
           stop()
         } else runFor(conn, request)

@@ -263,6 +263,15 @@ interface Remembered {
 const remembered = new Map<string, Remembered>()
 const MAX_REMEMBERED = 20_000
 
+/** What is remembered of `path`, if its file still has this identity. */
+const rememberedAs = (path: string, identity: Omit<Remembered, "values">): Remembered | undefined => {
+  const known = remembered.get(path)
+  return known !== undefined && known.ino === identity.ino && known.size === identity.size &&
+      known.mtimeMs === identity.mtimeMs && known.ctimeMs === identity.ctimeMs
+    ? known
+    : undefined
+}
+
 /**
  * Documents are small and a warm build reads several per tool: one synchronous read costs a fraction of
  * readFile's four thread-pool round trips (open, fstat, read, close). In a process that builds again and again (the
@@ -276,10 +285,8 @@ const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): Docu
     const st = statSync(path, { throwIfNoEntry: false })
     if (st === undefined) return { _tag: "Absent", path }
     identity = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
-    const known = remembered.get(path)
-    const same = known !== undefined && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs &&
-      known.ctimeMs === st.ctimeMs
-    if (same && known.values.has(schema)) return { _tag: "Found", value: known.values.get(schema) as A, path }
+    const known = rememberedAs(path, identity)
+    if (known?.values.has(schema) === true) return { _tag: "Found", value: known.values.get(schema) as A, path }
     text = readFileSync(path, "utf8")
   } catch (cause) {
     return isMissing(cause) ? { _tag: "Absent", path } : { _tag: "Unreadable", path, detail: String(cause) }
@@ -287,11 +294,9 @@ const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): Docu
   return Either.match(decodeDocument(text, schema), {
     onLeft: (detail): DocumentRead<A> => ({ _tag: "Corrupt", path, detail }),
     onRight: (value): DocumentRead<A> => {
-      const known = remembered.get(path)
-      const same = known !== undefined && known.ino === identity.ino && known.size === identity.size &&
-        known.mtimeMs === identity.mtimeMs && known.ctimeMs === identity.ctimeMs
+      const known = rememberedAs(path, identity)
       if (remembered.size >= MAX_REMEMBERED) remembered.clear()
-      if (same) known.values.set(schema, value)
+      if (known !== undefined) known.values.set(schema, value)
       else remembered.set(path, { ...identity, values: new Map([[schema, value]]) })
       return { _tag: "Found", value, path }
     }
