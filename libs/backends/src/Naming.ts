@@ -60,8 +60,18 @@ const splitOnNonAlphanumeric = (s: string): ReadonlyArray<string> => {
 /** heck's `to_kebab_case`. */
 export const kebabCase = (s: string): string => words(s).map((w) => w.toLowerCase()).join("-")
 
+const toolDirNames = new Map<string, string>()
+
 /** `installs/<this>/`: mise's `short.to_kebab_case()` (`github:BurntSushi/ripgrep` → `github-burnt-sushi-ripgrep`). */
-export const toolDirName = (short: string): string => kebabCase(short)
+export const toolDirName = (short: string): string => {
+  // Asked for every tool several times per build; the Unicode word split costs far more than a lookup.
+  const known = toolDirNames.get(short)
+  if (known !== undefined) return known
+  const name = kebabCase(short)
+  if (toolDirNames.size >= 10_000) toolDirNames.clear()
+  toolDirNames.set(short, name)
+  return name
+}
 
 const REF_TYPES = ["ref", "tag", "branch", "rev"] as const
 

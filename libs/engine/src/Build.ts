@@ -291,7 +291,9 @@ const preflight = (prepared: PreparedRun, opts: RunFlags) =>
     const ctx = paths.backendContext(prepared.project.settings, opts.env, prepared.warn)
     const tools = yield* Effect.forEach(prepared.tools, ({ spec }) =>
       Effect.map(registry.get(toRequest(spec)), (backend) => ({ spec, request: toRequest(spec), backend })))
-    yield* checkRequiredCommands(yield* toolsToInstall(prepared.project, tools, ctx), ctx)
+    // Only a tool whose backend runs a program (cargo, go...) can miss one: the others need no install check here.
+    const needing = tools.filter(({ request, backend }) => (backend.requiredCommands?.(request, ctx) ?? []).length > 0)
+    yield* checkRequiredCommands(yield* toolsToInstall(prepared.project, needing, ctx), ctx)
   })
 
 const missing = (what: string) =>

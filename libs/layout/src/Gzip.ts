@@ -168,6 +168,7 @@ export interface GzipMembersOptions {
  * order. One big tool then uses every core; a layer under one member is byte-identical to `gzipChunks`'s output and
  * is compressed on libuv's thread pool, so small layers start no worker. A source chunk that is a whole member from
  * `takeBuffer(memberSize)` is compressed in place and returned to the pool: the tar producer fills members directly.
+ * So is a chunk that starts such a buffer (the producer's last one): the producer hands it over and never touches it.
  */
 export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: GzipMembersOptions = {}): AsyncGenerator<Buffer> {
   const memberSize = opts.memberSize ?? GZIP_MEMBER_SIZE
@@ -194,6 +195,12 @@ export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: Gzip
       if (filled === 0 && bytes.length === memberSize && isPooled(bytes)) {
         submit(bytes, memberSize)
         if (inFlight.length >= parallel) yield await next()
+        continue
+      }
+      // The producer's last, partly filled member: it becomes the one being filled (a small layer is only that).
+      if (filling === undefined && bytes.byteOffset === 0 && bytes.buffer.byteLength === memberSize && pooled.has(bytes.buffer)) {
+        filling = Buffer.from(bytes.buffer, 0, memberSize)
+        filled = bytes.length
         continue
       }
       for (let offset = 0; offset < bytes.length;) {

@@ -81,7 +81,7 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
           const bad = yield* checkBlobs(read.value)
           if (Option.isSome(bad)) return bad.value
           // Last-used stamp for prune; a read-only cache still serves hits, it just cannot order them.
-          yield* store.touchRecord(key).pipe(Effect.ignore)
+          yield* store.touchRecord(key, read.mtimeMs).pipe(Effect.ignore)
           return { _tag: "Hit", output: read.value.output, durationMs: read.value.durationMs } satisfies CacheLookup
         }
       }

@@ -45,7 +45,8 @@ export interface CacheStore {
   readonly readRecord: (key: string) => Effect.Effect<DocumentRead<ActionRecord>>
   readonly writeRecord: (record: ActionRecord) => Effect.Effect<void, CacheError>
   /** Marks a record as used now (to the hour); `prune` evicts the least recently used. */
-  readonly touchRecord: (key: string) => Effect.Effect<void, CacheError>
+  /** `seenMtimeMs`: the record's mtime as just read, which spares a stat when it is recent. */
+  readonly touchRecord: (key: string, seenMtimeMs?: number) => Effect.Effect<void, CacheError>
   readonly removeRecord: (key: string) => Effect.Effect<void, CacheError>
   readonly removeBlob: (digest: Digest) => Effect.Effect<void, CacheError>
   /** A small checksummed JSON document under `runs/` or `trees/`. */
@@ -79,7 +80,7 @@ export type BlobCheck =
 
 /** Outcome of reading a checksummed JSON file: a damaged file is a value, not an error, so callers treat it as a miss. */
 export type DocumentRead<A> =
-  | { readonly _tag: "Found"; readonly value: A; readonly path: string }
+  | { readonly _tag: "Found"; readonly value: A; readonly path: string; readonly mtimeMs: number }
   | { readonly _tag: "Absent"; readonly path: string }
   | { readonly _tag: "Corrupt"; readonly path: string; readonly detail: string }
   | { readonly _tag: "Unreadable"; readonly path: string; readonly detail: string }
@@ -286,7 +287,7 @@ const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): Docu
     if (st === undefined) return { _tag: "Absent", path }
     identity = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
     const known = rememberedAs(path, identity)
-    if (known?.values.has(schema) === true) return { _tag: "Found", value: known.values.get(schema) as A, path }
+    if (known?.values.has(schema) === true) return { _tag: "Found", value: known.values.get(schema) as A, path, mtimeMs: st.mtimeMs }
     text = readFileSync(path, "utf8")
   } catch (cause) {
     return isMissing(cause) ? { _tag: "Absent", path } : { _tag: "Unreadable", path, detail: String(cause) }
@@ -298,7 +299,7 @@ const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): Docu
       if (remembered.size >= MAX_REMEMBERED) remembered.clear()
       if (known !== undefined) known.values.set(schema, value)
       else remembered.set(path, { ...identity, values: new Map([[schema, value]]) })
-      return { _tag: "Found", value, path }
+      return { _tag: "Found", value, path, mtimeMs: identity.mtimeMs }
     }
   })
 }
@@ -332,14 +333,16 @@ const makeStore = (root: string): CacheStore => {
   const checkBlob: CacheStore["checkBlob"] = (ref, options) => {
     if (!isDigest(ref.digest)) return Effect.succeed({ _tag: "Missing", path: ref.digest })
     const path = blobPath(ref.digest)
-    return Effect.promise(async (): Promise<BlobCheck> => {
+    return Effect.suspend((): Effect.Effect<BlobCheck> => {
       // A hit checks every blob it references: one stat syscall, not a thread-pool round trip.
       const info = statSync(path, { throwIfNoEntry: false })
-      if (info === undefined || !info.isFile()) return { _tag: "Missing", path }
-      if (info.size !== ref.size) return { _tag: "Damaged", path, detail: `size ${info.size}, expected ${ref.size}` }
-      if (options?.verify !== true) return { _tag: "Ok" }
-      const actual = await hashRegularFile(path).then((h) => `sha256:${h.hex}`, (e: unknown) => `unreadable (${String(e)})`)
-      return actual === ref.digest ? { _tag: "Ok" } : { _tag: "Damaged", path, detail: `content hashes to ${actual}` }
+      if (info === undefined || !info.isFile()) return Effect.succeed({ _tag: "Missing", path })
+      if (info.size !== ref.size) return Effect.succeed({ _tag: "Damaged", path, detail: `size ${info.size}, expected ${ref.size}` })
+      if (options?.verify !== true) return Effect.succeed({ _tag: "Ok" })
+      return Effect.promise(async (): Promise<BlobCheck> => {
+        const actual = await hashRegularFile(path).then((h) => `sha256:${h.hex}`, (e: unknown) => `unreadable (${String(e)})`)
+        return actual === ref.digest ? { _tag: "Ok" } : { _tag: "Damaged", path, detail: `content hashes to ${actual}` }
+      })
     })
   }
 
@@ -478,13 +481,15 @@ const makeStore = (root: string): CacheStore => {
     Effect.flatMap(guardKey(record.key), (key) => writeAt(recordPath(key), ActionRecordSchema, record))
 
   /** Marked at most once an hour: `prune`'s order needs no finer time, and an unchanged file stays remembered. */
-  const touchRecord: CacheStore["touchRecord"] = (key) =>
+  const recent = (mtimeMs: number, now: number) => now - mtimeMs < TOUCH_INTERVAL_MS && mtimeMs <= now
+  const touchRecord: CacheStore["touchRecord"] = (key, seenMtimeMs) =>
     Effect.flatMap(guardKey(key), (key) =>
       Effect.try({
         try: () => {
           const now = Date.now()
+          if (seenMtimeMs !== undefined && recent(seenMtimeMs, now)) return
           const st = statSync(recordPath(key), { throwIfNoEntry: false })
-          if (st !== undefined && now - st.mtimeMs < TOUCH_INTERVAL_MS && st.mtimeMs <= now) return
+          if (st !== undefined && recent(st.mtimeMs, now)) return
           utimesSync(recordPath(key), new Date(now), new Date(now))
         },
         catch: ioError("mark as used", recordPath(key))

@@ -294,6 +294,39 @@ export const runGraphs = <E, R>(
       )
     }
 
+    /**
+     * Ready tasks take turns, one per turn of the event loop, so file and thread-pool completions of running tasks
+     * (a changed tool's install, its compression) get in between: a warm build's many cache hits are synchronous
+     * checks that would otherwise hold the loop until all were done. A task one of whose dependencies ran goes
+     * first: it is most likely a miss too, on the changed chain that decides the build's time.
+     */
+    const changedLane: Array<() => void> = []
+    const readyLane: Array<() => void> = []
+    let turning = false
+    const nextTurn = () => {
+      const next = changedLane.shift() ?? readyLane.shift()
+      if (next === undefined) {
+        turning = false
+        return
+      }
+      setImmediate(nextTurn)
+      next()
+    }
+    const turn = (afterChange: boolean) =>
+      Effect.async<void>((resume) => {
+        const go = () => resume(Effect.void)
+        const lane = afterChange ? changedLane : readyLane
+        lane.push(go)
+        if (!turning) {
+          turning = true
+          setImmediate(nextTurn)
+        }
+        return Effect.sync(() => {
+          const i = lane.indexOf(go)
+          if (i >= 0) lane.splice(i, 1)
+        })
+      })
+
     const changesSinceLastRun = (node: Node<E, R>, structure: KeyStructure) =>
       Effect.gen(function*() {
         const previous = cache === undefined ? Option.none() : yield* cache.lastRun(node.qid)
@@ -344,19 +377,19 @@ export const runGraphs = <E, R>(
           yield* report(TaskEvent.WouldRun({ task: ref, key, miss, changes, blockedBy: undefined }))
           return yield* settle(node, { task: ref, status: "would-run", key, durationMs, savedMs: 0, output: produced.output, structure, miss, changes }, done)
         }
-        if (cache !== undefined) {
-          const store = node.task.cacheable && options.bypass?.has(node.ref.kind) !== true
-          // A finished task's entry is written whole or not at all, even if the run is being interrupted.
-          const persist = Effect.all([
-            store
-              ? cache.put({ key, taskId: node.qid, kind: node.ref.kind, output: produced.output, blobs: produced.blobs, durationMs })
-              : Effect.void,
-            cache.saveRun(node.qid, structure, key)
-          ], { discard: true })
-          yield* Effect.uninterruptible(warnOnWriteFailure(ref, key)(persist))
-        }
         yield* report(TaskEvent.Finished({ task: ref, key, durationMs }))
-        yield* settle(node, { task: ref, status: "ran", key, durationMs, savedMs: 0, output: produced.output, structure, miss, changes }, done)
+        const settled = settle(node, { task: ref, status: "ran", key, durationMs, savedMs: 0, output: produced.output, structure, miss, changes }, done)
+        if (cache === undefined) return yield* settled
+        const store = node.task.cacheable && options.bypass?.has(node.ref.kind) !== true
+        // Dependents start at once; the entry is written meanwhile, whole or not at all, even if the run is being
+        // interrupted, and the run ends only when it is.
+        const persist = Effect.all([
+          store
+            ? cache.put({ key, taskId: node.qid, kind: node.ref.kind, output: produced.output, blobs: produced.blobs, durationMs })
+            : Effect.void,
+          cache.saveRun(node.qid, structure, key)
+        ], { discard: true })
+        yield* Effect.uninterruptible(Effect.zipRight(settled, warnOnWriteFailure(ref, key)(persist)))
       })
 
     /** Waits for every dependency; the first that did not produce a value decides what this task becomes. */
@@ -389,6 +422,7 @@ export const runGraphs = <E, R>(
           return yield* settle(node, { task: node.ref, status: "skipped", durationMs: 0, savedMs: 0 }, outcome)
         }
         const depResults = awaited.right
+        yield* turn(node.deps.some(([, qid]) => results.get(qid)?.status === "ran"))
         // `label` and `inputs` are plugin code: a throw or failure fails that task, not the whole run.
         const labelled = Either.try(() => node.task.label(depResults))
         const ref: TaskRef = Either.isRight(labelled) ? { ...node.ref, label: labelled.right } : node.ref
@@ -417,8 +451,8 @@ export const runGraphs = <E, R>(
             return yield* settle(node, { task: ref, status: "skipped", key, durationMs: 0, savedMs: 0 }, outcome)
           }
           yield* report(TaskEvent.Deduped({ task: ref, key, sameAs: owner.ref }))
-          yield* saveRun(node, ref, structure, key)
-          return yield* settle(node, { task: ref, status: "deduped", key, durationMs: 0, savedMs: 0, output: outcome.output, structure }, outcome)
+          yield* settle(node, { task: ref, status: "deduped", key, durationMs: 0, savedMs: 0, output: outcome.output, structure }, outcome)
+          return yield* saveRun(node, ref, structure, key)
         }
         owners.set(key, node)
 
@@ -426,13 +460,13 @@ export const runGraphs = <E, R>(
         if (Either.isLeft(hit)) return yield* execute(node, ref, key, structure, hit.left, depResults)
         const [produced, savedMs] = hit.right
         yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
-        yield* saveRun(node, ref, structure, key)
         yield* settle(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
           _tag: "Done",
           key,
           value: produced.value,
           output: produced.output
         })
+        yield* saveRun(node, ref, structure, key)
       })
 
     const summarize = Effect.gen(function*() {

@@ -99,6 +99,35 @@ export class GraphError extends Data.TaggedError("GraphError")<{
   readonly message: string
 }> {}
 
+/**
+ * Cached outputs decoded so far, by schema and output object. A process that builds again and again (the daemon)
+ * gets the same output object back from the cache store while its record file is unchanged, so a hit decodes it
+ * once; decoding is pure, so the value can be shared.
+ */
+const decoded = new WeakMap<object, WeakMap<object, unknown>>()
+
+const decodeOnce = <A, I>(
+  schema: Schema.Schema<A, I>,
+  output: Json,
+  decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>
+): Effect.Effect<A, string> =>
+  Effect.suspend(() => {
+    const bySchema = typeof output === "object" && output !== null ? decoded.get(schema) : undefined
+    // Only values this function stored under this schema are in `bySchema`: they have type A.
+    if (bySchema?.has(output as object) === true) return Effect.succeed(bySchema.get(output as object) as A)
+    return Either.match(decode(output), {
+      onLeft: (error) => Effect.fail(`cached output does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
+      onRight: (value) => {
+        if (typeof output === "object" && output !== null) {
+          const memo = decoded.get(schema) ?? new WeakMap<object, unknown>()
+          memo.set(output, value)
+          decoded.set(schema, memo)
+        }
+        return Effect.succeed(value)
+      }
+    })
+  })
+
 export const task = <A, I extends Json, E, R, D extends Deps = {}, EI = never, RI = never>(
   spec: TaskSpec<A, I, E, R, D, EI, RI>
 ): Task<A, E | EI, Exclude<R | RI, Scope.Scope>> => {
@@ -107,7 +136,7 @@ export const task = <A, I extends Json, E, R, D extends Deps = {}, EI = never, R
   const typed = (results: ReadonlyMap<string, DepResult<unknown>>) =>
     Object.fromEntries(deps.map(([alias]) => [alias, results.get(alias)])) as DepValues<D>
   const encode = Schema.encode(spec.output)
-  const decode = Schema.decodeUnknown(spec.output)
+  const decode = Schema.decodeUnknownEither(spec.output)
   const produced = (value: A, output: Json): Produced<A> => ({ value, output, blobs: spec.blobs?.(value) ?? [] })
   return {
     id: spec.id,
@@ -138,8 +167,7 @@ export const task = <A, I extends Json, E, R, D extends Deps = {}, EI = never, R
         )
       ),
     restore: (output) =>
-      decode(output).pipe(
-        Effect.mapError((error) => `cached output does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
+      decodeOnce(spec.output, output, decode).pipe(
         Effect.flatMap((value) =>
           Effect.scoped(spec.validate?.(value) ?? Effect.succeed(true)).pipe(
             Effect.flatMap((ok) => ok ? Effect.succeed(produced(value, output)) : Effect.fail("cached output failed validation"))
