@@ -16,21 +16,21 @@ import {
   writeLayer
 } from "@engine/layout"
 import { Effect, Option, Schema } from "effect"
-import { lstatSync, readlinkSync, statSync } from "node:fs"
+import { existsSync, lstatSync, readlinkSync, statSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import type { BaseImage } from "./BaseImage"
 import { BuildError } from "./BuildError"
-import { type CacheStore, fingerprintFile, fingerprintTree } from "./cache"
+import { type CacheStore, fingerprintFile, fingerprintTree, fingerprintTreeNow } from "./cache"
 import type { Project, ToolSpec } from "./config"
 import { type AnyTask, type DepResult, depValue, type Json, JsonValue, keyInputs, task, type Task } from "./graph"
 import { assembleImage, indexOf, type ImageLayer, type ImageTool, manifestOf, toolLayerAnnotations } from "./ImageAssembly"
 import type { CopySpec, ImagePlan, Owner } from "./ImagePlan"
-import { isInstalled } from "./Installer"
+import { isInstalledNow } from "./Installer"
 import { isPipxTool, isPythonTool, RELOCATION_VERSION, relocationKey } from "./PythonRelocation"
 import { findReusable, type RemoteLayer } from "./RemoteReuse"
 import { synthesizedMiseConfig } from "./Synthesized"
-import { describeTool, ensureInstalled, imageRootOf, localResolution, pinnedVersion, type Resolution, resolveTool } from "./Toolset"
+import { describeTool, ensureInstalled, imageRootOf, localResolutionNow, pinnedVersion, type Resolution, resolveTool } from "./Toolset"
 
 /** The engine's layer-format version: bumped whenever the same key inputs would give other layer bytes. */
 export const LAYER_FORMAT = "engine-layer/1"
@@ -143,17 +143,14 @@ const toResolved = (r: Resolution, at: number): Resolved => ({
  * A cached resolution holds while the project would still decide the same locally (same pin, same installed
  * match, same dir), or, when it came from upstream and nothing local decides, while it is fresh.
  */
-const stillResolves = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, cached: Resolved) =>
-  localResolution(spec, request, setup.project, setup.ctx).pipe(
-    Effect.map(Option.match({
-      onSome: (r) => r.tool.resolved === cached.version && r.dir === cached.installDir,
-      onNone: () =>
-        cached.via === "upstream" &&
-        setup.now() - cached.at < UPSTREAM_TTL_MS &&
-        cached.installDir === installDirOf(setup.ctx.dataDir, request.short, cached.version)
-    })),
-    Effect.orElseSucceed(() => false)
-  )
+const stillResolves = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, cached: Resolved): boolean =>
+  Option.match(localResolutionNow(spec, request, setup.project, setup.ctx), {
+    onSome: (r) => r.tool.resolved === cached.version && r.dir === cached.installDir,
+    onNone: () =>
+      cached.via === "upstream" &&
+      setup.now() - cached.at < UPSTREAM_TTL_MS &&
+      cached.installDir === installDirOf(setup.ctx.dataDir, request.short, cached.version)
+  })
 
 const at = (request: ToolRequest, r: Resolved) => `${request.short}@${r.version}`
 
@@ -179,6 +176,9 @@ const notInstalled = (backend: Backend, tool: ResolvedTool, r: Resolved, remote:
     const installed: Installed = { installDir: r.installDir, local: r.local, binPaths, execEnv, remote: remote.digest }
     return installed
   })
+
+const stillInstalled = (v: Installed): boolean =>
+  v.remote !== undefined || (v.local ? existsSync(v.installDir) : isInstalledNow(v.installDir))
 
 /**
  * resolve → install for one tool. `name` is unique in the image (`http:hello`, or `node[2]` for a second node).
@@ -213,7 +213,8 @@ export const installTasks = (
         pin: pinnedVersion(spec, setup.project) ?? null
       }),
     run: () => Effect.map(resolveTool(backend, spec, request, setup.project, ctx), (r) => toResolved(r, setup.now())),
-    validate: (cached) => stillResolves(setup, spec, request, cached)
+    validate: (cached) => Effect.sync(() => stillResolves(setup, spec, request, cached)),
+    validateNow: (cached) => stillResolves(setup, spec, request, cached)
   })
   const install = task({
     id: `install:${name}`,
@@ -247,12 +248,8 @@ export const installTasks = (
         return { installDir: r.installDir, local: r.local, binPaths, execEnv }
       }),
     // The install is the data dir itself: a hit needs it still there and complete.
-    validate: (v) =>
-      v.remote !== undefined
-        ? Effect.succeed(true)
-        : v.local
-        ? Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(v.installDir)).pipe(Effect.orElseSucceed(() => false))
-        : isInstalled(v.installDir)
+    validate: (v) => Effect.sync(() => stillInstalled(v)),
+    validateNow: stillInstalled
   })
   return { spec, resolve, install }
 }
@@ -292,6 +289,24 @@ export const toolTasks = (
   const pythonDeps = Object.fromEntries(pythons.map((p) => [p.resolve.id, p.resolve] as const))
   const pythonsOf = (values: Readonly<Record<string, DepResult<unknown>>>) =>
     pythonInstalls(plan, pythons.map((p) => ({ short: p.spec.short, resolved: depValue(values, p.resolve.id, p.resolve) })))
+  const layerInputs = (values: Readonly<Record<string, DepResult<unknown>>> & { readonly resolve: DepResult<Resolved> }, tree: string) => {
+    const resolved = values.resolve.value
+    const relocation = relocationKey(request, pythonsOf(values))
+    const remote = reusable(resolved, relocation)
+    return keyInputs("tool-layer", {
+      format: LAYER_FORMAT,
+      tool: request.short,
+      version: resolved.version,
+      tree,
+      hostRoot: resolved.installDir,
+      prefix: imageRootOf(plan.mountPoint, resolvedTool(request, resolved)),
+      owner: plan.owner,
+      // The number 2 as before for all but pipx, whose key names the pythons it rewrites paths into.
+      relocation: relocation === RELOCATION_VERSION ? 2 : relocation,
+      compression: COMPRESSION,
+      ...(remote !== undefined ? { reused: remote.digest } : {})
+    })
+  }
   const layer = task({
     id: `tool-layer:${name}`,
     kind: "tool-layer",
@@ -304,26 +319,18 @@ export const toolTasks = (
     blobs: blobsOf,
     inputs: (values) => {
       const { resolve } = values
-      const relocation = relocationKey(request, pythonsOf(values))
-      const remote = reusable(resolve.value, relocation)
+      const remote = reusable(resolve.value, relocationKey(request, pythonsOf(values)))
       // A reused layer's content is the remote layer's: the tool may not even be installed here.
       const tree = remote !== undefined
         ? Effect.succeed(remote.diffId)
         : Effect.map(fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }), (t) => t.digest)
-      return Effect.map(tree, (digest) =>
-          keyInputs("tool-layer", {
-            format: LAYER_FORMAT,
-            tool: request.short,
-            version: resolve.value.version,
-            tree: digest,
-            hostRoot: resolve.value.installDir,
-            prefix: imageRootOf(plan.mountPoint, resolvedTool(request, resolve.value)),
-            owner: plan.owner,
-            // The number 2 as before for all but pipx, whose key names the pythons it rewrites paths into.
-            relocation: relocation === RELOCATION_VERSION ? 2 : relocation,
-            compression: COMPRESSION,
-            ...(remote !== undefined ? { reused: remote.digest } : {})
-          }))
+      return Effect.map(tree, (digest) => layerInputs(values, digest))
+    },
+    quickInputs: (values) => {
+      const { resolve } = values
+      const remote = reusable(resolve.value, relocationKey(request, pythonsOf(values)))
+      const digest = remote !== undefined ? remote.diffId : fingerprintTreeNow(store, resolve.value.installDir, { verify: setup.verify })
+      return digest === undefined ? undefined : layerInputs(values, digest)
     },
     run: (values) =>
       Effect.gen(function*() {

@@ -17,8 +17,9 @@ export const incompleteMarker = (installDir: string): string =>
  * Installed means: the dir exists and no install of it was cut short. Two synchronous stats: a warm build
  * asks this for every tool, and thread-pool round trips cost more than the syscalls.
  */
-export const isInstalled = (installDir: string) =>
-  Effect.sync(() => existsSync(installDir) && !existsSync(incompleteMarker(installDir)))
+export const isInstalledNow = (installDir: string): boolean => existsSync(installDir) && !existsSync(incompleteMarker(installDir))
+
+export const isInstalled = (installDir: string) => Effect.sync(() => isInstalledNow(installDir))
 
 /** Lock file beside the version dir while one process installs it; holds that process's pid. */
 export const installLock = (installDir: string): string =>

@@ -1,8 +1,8 @@
-import { FileSystem } from "@effect/platform"
 import {
   type Backend,
   type BackendContext,
   installDir as installDirOf,
+  matchVersion,
   type ResolvedTool,
   resolveFromList,
   toolDirName,
@@ -10,11 +10,11 @@ import {
   versionDirName
 } from "@engine/backends"
 import { Effect, Option } from "effect"
-import { lstatSync } from "node:fs"
+import { lstatSync, readdirSync } from "node:fs"
 import * as NodePath from "node:path"
 import { InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
-import { installTool, isInstalled } from "./Installer"
+import { installTool, isInstalled, isInstalledNow } from "./Installer"
 
 /** The backend's view of a spec; `install_env` travels as `install_env.<KEY>` options (see `withInstallEnv`). */
 export const toRequest = (spec: ToolSpec): ToolRequest => ({
@@ -87,22 +87,25 @@ export const rebaseOne = (p: string, hostRoot: string, imageRoot: string): strin
   return `${imageRoot}/${rel}`
 }
 
-/** What the project decides without asking upstream: a `path:` dir, a lockfile pin, or an installed match. */
+/**
+ * What the project decides without asking upstream: a `path:` dir, a lockfile pin, or an installed match.
+ * Synchronous (a few stats, a listing only for a prefix): a warm build asks it for every tool.
+ */
+export const localResolutionNow = (spec: ToolSpec, request: ToolRequest, project: Project, ctx: BackendContext): Option.Option<Resolution> => {
+  const version = request.version
+  if (version.startsWith("path:")) {
+    const dir = NodePath.resolve(project.root, version.slice(5))
+    const tool: ResolvedTool = { ...request, resolved: version, versionDir: versionDirName(version) }
+    return Option.some<Resolution>({ tool, dir, local: true, via: "path" })
+  }
+  const pinned = pinnedVersion(spec, project)
+  const concrete = pinned ?? installedMatch(toolsDirOf(ctx, request), version)
+  if (concrete === undefined) return Option.none<Resolution>()
+  return Option.some(concreteResolution(request, concrete, ctx, pinned !== undefined ? "pin" : "installed"))
+}
+
 export const localResolution = (spec: ToolSpec, request: ToolRequest, project: Project, ctx: BackendContext) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const version = request.version
-    if (version.startsWith("path:")) {
-      const dir = NodePath.resolve(project.root, version.slice(5))
-      const tool: ResolvedTool = { ...request, resolved: version, versionDir: versionDirName(version) }
-      return Option.some<Resolution>({ tool, dir, local: true, via: "path" })
-    }
-    const pinned = pinnedVersion(spec, project)
-    const installed = pinned === undefined ? yield* installedMatch(fs, toolsDirOf(ctx, request), version) : undefined
-    const concrete = pinned ?? installed
-    if (concrete === undefined) return Option.none<Resolution>()
-    return Option.some(concreteResolution(request, concrete, ctx, pinned !== undefined ? "pin" : "installed"))
-  })
+  Effect.sync(() => localResolutionNow(spec, request, project, ctx))
 
 /** The lockfile's version for this tool, if the project has a lockfile that pins it. */
 export const pinnedVersion = (spec: ToolSpec, project: Project): string | undefined =>
@@ -129,23 +132,25 @@ const isVersionDir = (dir: string): boolean =>
   !NodePath.basename(dir).startsWith(".") && lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() === true
 
 /** A prefix like `20` is satisfied by an installed 20.x without asking upstream, as mise does. */
-const installedMatch = (fs: FileSystem.FileSystem, toolsDir: string, spec: string) =>
-  Effect.gen(function*() {
-    if (spec === "latest" || spec.startsWith("ref:")) return undefined
-    // A full version installed under its own name wins anyway: the usual pinned spec needs no listing.
-    const own = NodePath.join(toolsDir, spec)
-    if (NodePath.dirname(own) === toolsDir && isVersionDir(own) && (yield* isInstalled(own))) return spec
-    const names = yield* fs.readDirectory(toolsDir).pipe(Effect.orElseSucceed((): Array<string> => []))
-    const candidates: Array<string> = []
-    for (const name of names) {
-      const dir = NodePath.join(toolsDir, name)
-      if (!isVersionDir(dir) || !(yield* isInstalled(dir))) continue
-      candidates.push(name)
-    }
-    if (candidates.includes(spec)) return spec
-    const match = yield* resolveFromList(spec, candidates).pipe(Effect.option)
-    return match._tag === "Some" ? match.value : undefined
+const installedMatch = (toolsDir: string, spec: string): string | undefined => {
+  if (spec === "latest" || spec.startsWith("ref:")) return undefined
+  // A full version installed under its own name wins anyway: the usual pinned spec needs no listing.
+  const own = NodePath.join(toolsDir, spec)
+  if (NodePath.dirname(own) === toolsDir && isVersionDir(own) && isInstalledNow(own)) return spec
+  let names: ReadonlyArray<string>
+  try {
+    names = readdirSync(toolsDir)
+  } catch {
+    // Nothing installed of this tool (or unreadable): nothing matches locally.
+    return undefined
+  }
+  const candidates = names.filter((name) => {
+    const dir = NodePath.join(toolsDir, name)
+    return isVersionDir(dir) && isInstalledNow(dir)
   })
+  if (candidates.includes(spec)) return spec
+  return Option.getOrUndefined(matchVersion(spec, candidates))
+}
 
 const upstream = (backend: Backend, request: ToolRequest, ctx: BackendContext) =>
   (backend.resolveVersion !== undefined

@@ -87,6 +87,37 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
       }
     })
 
+  const quickLookup: TaskCache["quickLookup"] = (key) => {
+    if (options.verify === true) return undefined
+    const read = store.now.readRecord(key)
+    switch (read._tag) {
+      case "Absent":
+        return miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
+      case "Unreadable":
+        return miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
+      case "Corrupt":
+        return undefined
+      case "Found": {
+        for (const ref of read.value.blobs) {
+          const check = store.now.checkBlob(ref)
+          if (check._tag === "Missing") {
+            return miss({ _tag: "BlobMissing", detail: `blob ${ref.digest} of ${read.value.taskId} is gone (${check.path})` })
+          }
+          if (check._tag === "Damaged") return undefined
+        }
+        store.now.touchRecord(key, read.mtimeMs)
+        return { _tag: "Hit", output: read.value.output, durationMs: read.value.durationMs }
+      }
+    }
+  }
+
+  const runIsCurrent: TaskCache["runIsCurrent"] = (taskId, key) => {
+    const known = lastRuns.get(taskId)
+    if (known !== undefined) return Option.isSome(known) && known.value.key === key
+    const ids = store.now.readDocument("runs", runName(taskId), RunIds)
+    return ids._tag === "Found" && ids.value.taskId === taskId && ids.value.key === key
+  }
+
   const put: TaskCache["put"] = (entry) =>
     Effect.gen(function*() {
       for (const ref of entry.blobs) {
@@ -137,5 +168,5 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
       lastRuns.set(taskId, Option.some(record))
     })
 
-  return { store, lookup, put, lastRun, saveRun, lastRunRecord }
+  return { store, lookup, quickLookup, put, lastRun, saveRun, runIsCurrent, lastRunRecord }
 }

@@ -52,6 +52,16 @@ export interface CacheStore {
   /** A small checksummed JSON document under `runs/` or `trees/`. */
   readonly readDocument: <A, I>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>) => Effect.Effect<DocumentRead<A>>
   readonly writeDocument: <A, I extends Json>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>, value: A) => Effect.Effect<void, CacheError>
+  /**
+   * The same reads without Effects, for a warm build's many hits (each a stat or two): a record, a blob's presence
+   * and size (no `verify`), the last-used mark (failures ignored), a document.
+   */
+  readonly now: {
+    readonly readRecord: (key: string) => DocumentRead<ActionRecord>
+    readonly checkBlob: (ref: BlobRef) => BlobCheck
+    readonly touchRecord: (key: string, seenMtimeMs?: number) => void
+    readonly readDocument: <A, I>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>) => DocumentRead<A>
+  }
   readonly ls: Effect.Effect<ReadonlyArray<CacheEntryInfo>, CacheError>
   readonly stats: Effect.Effect<CacheStats, CacheError>
   readonly prune: (options: PruneOptions) => Effect.Effect<PruneResult, CacheError>
@@ -330,21 +340,26 @@ const makeStore = (root: string): CacheStore => {
   const guardKey = (key: string): Effect.Effect<string, CacheError> =>
     isTaskKey(key) ? Effect.succeed(key) : Effect.fail(badName("task key (64 hex)", key))
 
-  const checkBlob: CacheStore["checkBlob"] = (ref, options) => {
-    if (!isDigest(ref.digest)) return Effect.succeed({ _tag: "Missing", path: ref.digest })
+  /** Presence and size, one stat syscall: what a hit checks of every blob it references. */
+  const statBlob = (ref: BlobRef): BlobCheck => {
+    if (!isDigest(ref.digest)) return { _tag: "Missing", path: ref.digest }
     const path = blobPath(ref.digest)
-    return Effect.suspend((): Effect.Effect<BlobCheck> => {
-      // A hit checks every blob it references: one stat syscall, not a thread-pool round trip.
-      const info = statSync(path, { throwIfNoEntry: false })
-      if (info === undefined || !info.isFile()) return Effect.succeed({ _tag: "Missing", path })
-      if (info.size !== ref.size) return Effect.succeed({ _tag: "Damaged", path, detail: `size ${info.size}, expected ${ref.size}` })
-      if (options?.verify !== true) return Effect.succeed({ _tag: "Ok" })
+    const info = statSync(path, { throwIfNoEntry: false })
+    if (info === undefined || !info.isFile()) return { _tag: "Missing", path }
+    if (info.size !== ref.size) return { _tag: "Damaged", path, detail: `size ${info.size}, expected ${ref.size}` }
+    return { _tag: "Ok" }
+  }
+
+  const checkBlob: CacheStore["checkBlob"] = (ref, options) =>
+    Effect.suspend((): Effect.Effect<BlobCheck> => {
+      const found = statBlob(ref)
+      if (found._tag !== "Ok" || options?.verify !== true) return Effect.succeed(found)
+      const path = blobPath(ref.digest)
       return Effect.promise(async (): Promise<BlobCheck> => {
         const actual = await hashRegularFile(path).then((h) => `sha256:${h.hex}`, (e: unknown) => `unreadable (${String(e)})`)
         return actual === ref.digest ? { _tag: "Ok" } : { _tag: "Damaged", path, detail: `content hashes to ${actual}` }
       })
     })
-  }
 
   const putBlob: CacheStore["putBlob"] = (bytes) => {
     const digest: Digest = `sha256:${sha256Hex(bytes)}`
@@ -482,18 +497,16 @@ const makeStore = (root: string): CacheStore => {
 
   /** Marked at most once an hour: `prune`'s order needs no finer time, and an unchanged file stays remembered. */
   const recent = (mtimeMs: number, now: number) => now - mtimeMs < TOUCH_INTERVAL_MS && mtimeMs <= now
+  /** Throws what utimes throws; a valid key only. */
+  const touchRecordFile = (key: string, seenMtimeMs?: number) => {
+    const now = Date.now()
+    if (seenMtimeMs !== undefined && recent(seenMtimeMs, now)) return
+    const st = statSync(recordPath(key), { throwIfNoEntry: false })
+    if (st !== undefined && recent(st.mtimeMs, now)) return
+    utimesSync(recordPath(key), new Date(now), new Date(now))
+  }
   const touchRecord: CacheStore["touchRecord"] = (key, seenMtimeMs) =>
-    Effect.flatMap(guardKey(key), (key) =>
-      Effect.try({
-        try: () => {
-          const now = Date.now()
-          if (seenMtimeMs !== undefined && recent(seenMtimeMs, now)) return
-          const st = statSync(recordPath(key), { throwIfNoEntry: false })
-          if (st !== undefined && recent(st.mtimeMs, now)) return
-          utimesSync(recordPath(key), new Date(now), new Date(now))
-        },
-        catch: ioError("mark as used", recordPath(key))
-      }))
+    Effect.flatMap(guardKey(key), (key) => Effect.try({ try: () => touchRecordFile(key, seenMtimeMs), catch: ioError("mark as used", recordPath(key)) }))
 
   const removeRecord: CacheStore["removeRecord"] = (key) =>
     Effect.flatMap(guardKey(key), (key) => attempt("remove", recordPath(key), () => rm(recordPath(key), { force: true })))
@@ -642,6 +655,18 @@ const makeStore = (root: string): CacheStore => {
     removeBlob,
     readDocument: (dir, name, schema) => readAt(documentPath(dir, name), schema),
     writeDocument: (dir, name, schema, value) => writeAt(documentPath(dir, name), schema, value),
+    now: {
+      readRecord: readRecordFile,
+      checkBlob: statBlob,
+      touchRecord: (key, seenMtimeMs) => {
+        try {
+          if (isTaskKey(key)) touchRecordFile(key, seenMtimeMs)
+        } catch {
+          // Only prune's order suffers, as with a read-only cache; the Effect form reports it.
+        }
+      },
+      readDocument: (dir, name, schema) => readDocumentFile(documentPath(dir, name), schema)
+    },
     ls,
     stats,
     prune,

@@ -104,6 +104,16 @@ const fsError = (root: string, action: string, path: Buffer) => (cause: unknown)
  */
 const BATCH = 256
 
+/** lstat of `names` in `dir`; throws what lstat throws, with the failing path in `at.current`. */
+const statEntries = (dir: Buffer, names: ReadonlyArray<Buffer>, relStart: number, at: { current: Buffer }): Array<Walked> =>
+  names.map((name): Walked => {
+    const path = Buffer.concat([dir, SLASH, name])
+    at.current = path
+    return { rel: path.subarray(relStart), path, stats: lstatSync(path) }
+  })
+
+const byRelPath = (a: Walked, b: Walked) => Buffer.compare(a.rel, b.rel)
+
 /** Every entry below `root` (not the root itself), by readdir + lstat only, sorted by raw path bytes. */
 const walk = (rootPath: string, root: Buffer): Effect.Effect<ReadonlyArray<Walked>, TreeError> =>
   Effect.gen(function*() {
@@ -117,15 +127,10 @@ const walk = (rootPath: string, root: Buffer): Effect.Effect<ReadonlyArray<Walke
         catch: fsError(rootPath, "list", full)
       })
       for (let i = 0; i < names.length; i += BATCH) {
-        const batch = names.slice(i, i + BATCH)
-        let current = full
+        const at = { current: full }
         const entries = yield* Effect.try({
-          try: () =>
-            batch.map((name): Walked => {
-              current = Buffer.concat([full, SLASH, name])
-              return { rel: current.subarray(relStart), path: current, stats: lstatSync(current) }
-            }),
-          catch: (cause) => fsError(rootPath, "stat", current)(cause)
+          try: () => statEntries(full, names.slice(i, i + BATCH), relStart, at),
+          catch: (cause) => fsError(rootPath, "stat", at.current)(cause)
         })
         for (const entry of entries) {
           out.push(entry)
@@ -134,8 +139,28 @@ const walk = (rootPath: string, root: Buffer): Effect.Effect<ReadonlyArray<Walke
         yield* Effect.yieldNow()
       }
     }
-    return out.sort((a, b) => Buffer.compare(a.rel, b.rel))
+    return out.sort(byRelPath)
   })
+
+/** `walk` in one synchronous step for a small tree; undefined past `limit` entries or on any failure. */
+const walkNow = (root: Buffer, limit: number): ReadonlyArray<Walked> | undefined => {
+  const out: Array<Walked> = []
+  const relStart = root.length + 1
+  const pending: Array<Buffer> = [root]
+  const at = { current: root }
+  try {
+    for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+      for (const entry of statEntries(dir, readdirSync(dir, { encoding: "buffer" }), relStart, at)) {
+        out.push(entry)
+        if (out.length > limit) return undefined
+        if (entry.stats.isDirectory()) pending.push(entry.path)
+      }
+    }
+  } catch {
+    return undefined
+  }
+  return out.sort(byRelPath)
+}
 
 /** The stat fields of an entry as one comparable string: mode, size, mtimeMs, ctimeMs, ino. */
 const statKey = (stats: Stats): string => `${stats.mode}\t${stats.size}\t${stats.mtimeMs}\t${stats.ctimeMs}\t${stats.ino}`
@@ -347,6 +372,28 @@ export const fingerprintTree = (
     )
     return { digest, entries: walked.length, hashedFiles, source: "hashed" } satisfies TreeFingerprint
   })
+
+/** Past this many entries the quick check gives way to `fingerprintTree`, which yields while it walks. */
+const QUICK_LIMIT = 2048
+
+/**
+ * The fingerprint of a small tree whose stat snapshot still holds, in one synchronous step (a warm build asks it for
+ * every tool); undefined when it takes more: files to hash, a big tree, `verify`, a walk that fails.
+ */
+export const fingerprintTreeNow = (store: CacheStore, root: string, options: TreeFingerprintOptions = {}): Digest | undefined => {
+  if (options.verify === true) return undefined
+  const rootPath = resolve(root)
+  const rootBytes = Buffer.from(rootPath)
+  if (statSync(rootBytes, { throwIfNoEntry: false })?.isDirectory() !== true) return undefined
+  const walked = walkNow(rootBytes, QUICK_LIMIT)
+  if (walked === undefined) return undefined
+  const summary = store.now.readDocument("trees", `${sha256Hex(rootPath)}.summary`, SummarySchema)
+  const windowMs = options.racyWindowMs ?? racyWindowFor(walked.map((e) => e.stats.ctimeMs))
+  return summary._tag === "Found" && summary.value.root === rootPath && summary.value.statsDigest === statsDigestOf(walked) &&
+      settled(walked, summary.value.takenAtMs, windowMs)
+    ? summary.value.digest
+    : undefined
+}
 
 const FILE_FORMAT = "engine-file-snapshot/2"
 

@@ -17,4 +17,4 @@ export {
   type PruneResult,
   writeFileAtomic
 } from "./CacheStore"
-export { fingerprintFile, fingerprintTree, hashTreeFile, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"
+export { fingerprintFile, fingerprintTree, fingerprintTreeNow, hashTreeFile, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"

@@ -39,6 +39,13 @@ export interface TaskCache {
   /** The key structure of the task's last successful run, for explaining a miss. */
   readonly lastRun: (taskId: string) => Effect.Effect<Option.Option<KeyStructure>>
   readonly saveRun: (taskId: string, structure: KeyStructure, key: string) => Effect.Effect<void, CacheWriteFailure>
+  /**
+   * `lookup` without Effects, for the many hits of a warm build; undefined when it cannot decide that way (e.g. a
+   * damaged entry to discard and log, or blobs to re-hash): then `lookup` decides.
+   */
+  readonly quickLookup?: (key: string) => CacheLookup | undefined
+  /** The task's last recorded run has this key already: `saveRun` would write nothing. */
+  readonly runIsCurrent?: (taskId: string, key: string) => boolean
 }
 
 export type CacheLookup =
@@ -392,6 +399,29 @@ export const runGraphs = <E, R>(
         yield* Effect.uninterruptible(Effect.zipRight(settled, warnOnWriteFailure(ref, key)(persist)))
       })
 
+    /**
+     * A warm build's usual case decided without Effects: key inputs at hand, an entry whose blobs are present, an
+     * output that still holds. Anything else (a tree to hash, a miss, a damaged entry, a task seen twice) is left to
+     * the full path, which decides it again.
+     */
+    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>, depKeys: Readonly<Record<string, string>>) => {
+      if (
+        cache?.quickLookup === undefined || !node.task.cacheable || options.force === true ||
+        options.bypass?.has(node.ref.kind) === true
+      ) return undefined
+      const inputs = node.task.quickInputs(deps)
+      if (inputs === undefined) return undefined
+      const computed = taskKey(node.ref.kind, inputs, depKeys)
+      if (Either.isLeft(computed) || owners.has(computed.right.key)) return undefined
+      const { key, structure } = computed.right
+      const found = cache.quickLookup(key)
+      if (found?._tag !== "Hit") return undefined
+      const produced = node.task.quickRestore(found.output)
+      if (produced === undefined) return undefined
+      owners.set(key, node)
+      return { key, structure, produced, savedMs: found.durationMs }
+    }
+
     /** Waits for every dependency; the first that did not produce a value decides what this task becomes. */
     const awaitDeps = (node: Node<E, R>) =>
       Effect.gen(function*() {
@@ -431,6 +461,19 @@ export const runGraphs = <E, R>(
           const dep = depResults.get(alias)
           return dep === undefined ? [] : [[alias, dep.key] as const]
         }))
+        const quick = quickHit(node, depResults, depKeys)
+        if (quick !== undefined) {
+          const { key, structure, produced, savedMs } = quick
+          yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
+          yield* settle(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
+            _tag: "Done",
+            key,
+            value: produced.value,
+            output: produced.output
+          })
+          if (cache?.runIsCurrent?.(node.qid, key) === true) return
+          return yield* saveRun(node, ref, structure, key)
+        }
         const computed = yield* Effect.suspend(() => node.task.keyInputs(depResults)).pipe(
           Effect.catchAllDefect((defect) => Effect.fail(defect)),
           Effect.flatMap((inputs) => taskKey(node.ref.kind, inputs, depKeys)),

@@ -45,6 +45,10 @@ export interface Task<out A, out E = never, out R = never> {
   readonly execute: (deps: ReadonlyMap<string, DepResult<unknown>>) => Effect.Effect<Produced<A>, E | TaskOutputError, R>
   /** Decodes a cached output and re-validates it; Left is why the cached output cannot be used. */
   readonly restore: (output: Json) => Effect.Effect<Either.Either<Produced<A>, string>, never, R>
+  /** `keyInputs` without Effects when they can be had so (undefined: use `keyInputs`); never fails. */
+  readonly quickInputs: (deps: ReadonlyMap<string, DepResult<unknown>>) => JsonObject | undefined
+  /** `restore` without Effects when it can tell the cached output still holds (undefined: use `restore`). */
+  readonly quickRestore: (output: Json) => Produced<A> | undefined
 }
 
 export type AnyTask = Task<unknown, unknown, unknown>
@@ -82,6 +86,13 @@ export interface TaskSpec<A, I extends Json, E, R, D extends Deps, EI = never, R
   readonly blobs?: (value: A) => ReadonlyArray<BlobRef>
   /** Extra check on a cached value before it counts as a hit (e.g. an install dir still exists). */
   readonly validate?: (value: A) => Effect.Effect<boolean, never, R>
+  /**
+   * For a warm build's many hits: `inputs` without Effects, or undefined when that needs real work (e.g. a tree to
+   * hash); and `validate` the same way (true: still valid; anything else: ask `validate`). A task with `validate`
+   * but no `validateNow` is always restored through `validate`.
+   */
+  readonly quickInputs?: (deps: DepValues<D>) => JsonObject | undefined
+  readonly validateNow?: (value: A) => boolean | undefined
 }
 
 /** A task produced a value its own output Schema cannot encode: a bug in the task, named here. */
@@ -106,27 +117,26 @@ export class GraphError extends Data.TaggedError("GraphError")<{
  */
 const decoded = new WeakMap<object, WeakMap<object, unknown>>()
 
-const decodeOnce = <A, I>(
+const decodeNow = <A, I>(
   schema: Schema.Schema<A, I>,
   output: Json,
   decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>
-): Effect.Effect<A, string> =>
-  Effect.suspend(() => {
-    const bySchema = typeof output === "object" && output !== null ? decoded.get(schema) : undefined
-    // Only values this function stored under this schema are in `bySchema`: they have type A.
-    if (bySchema?.has(output as object) === true) return Effect.succeed(bySchema.get(output as object) as A)
-    return Either.match(decode(output), {
-      onLeft: (error) => Effect.fail(`cached output does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
-      onRight: (value) => {
-        if (typeof output === "object" && output !== null) {
-          const memo = decoded.get(schema) ?? new WeakMap<object, unknown>()
-          memo.set(output, value)
-          decoded.set(schema, memo)
-        }
-        return Effect.succeed(value)
+): Either.Either<A, string> => {
+  const bySchema = typeof output === "object" && output !== null ? decoded.get(schema) : undefined
+  // Only values this function stored under this schema are in `bySchema`: they have type A.
+  if (bySchema?.has(output as object) === true) return Either.right(bySchema.get(output as object) as A)
+  return Either.match(decode(output), {
+    onLeft: (error) => Either.left(`cached output does not decode: ${ParseResult.TreeFormatter.formatErrorSync(error)}`),
+    onRight: (value) => {
+      if (typeof output === "object" && output !== null) {
+        const memo = decoded.get(schema) ?? new WeakMap<object, unknown>()
+        memo.set(output, value)
+        decoded.set(schema, memo)
       }
-    })
+      return Either.right(value)
+    }
   })
+}
 
 export const task = <A, I extends Json, E, R, D extends Deps = {}, EI = never, RI = never>(
   spec: TaskSpec<A, I, E, R, D, EI, RI>
@@ -166,8 +176,30 @@ export const task = <A, I extends Json, E, R, D extends Deps = {}, EI = never, R
           )
         )
       ),
+    quickInputs: (results) => {
+      try {
+        if (spec.quickInputs !== undefined) return spec.quickInputs(typed(results))
+        const inputs = spec.inputs(typed(results))
+        return Effect.isEffect(inputs) ? undefined : inputs
+      } catch {
+        // `keyInputs` runs it again and reports the failure as the task's.
+        return undefined
+      }
+    },
+    quickRestore: (output) => {
+      const value = decodeNow(spec.output, output, decode)
+      if (Either.isLeft(value)) return undefined
+      if (spec.validate !== undefined) {
+        try {
+          if (spec.validateNow?.(value.right) !== true) return undefined
+        } catch {
+          return undefined
+        }
+      }
+      return produced(value.right, output)
+    },
     restore: (output) =>
-      decodeOnce(spec.output, output, decode).pipe(
+      Effect.suspend(() => decodeNow(spec.output, output, decode)).pipe(
         Effect.flatMap((value) =>
           Effect.scoped(spec.validate?.(value) ?? Effect.succeed(true)).pipe(
             Effect.flatMap((ok) => ok ? Effect.succeed(produced(value, output)) : Effect.fail("cached output failed validation"))

@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type CacheStore, openCacheStore } from "../../src/cache/CacheStore"
-import { fingerprintFile, fingerprintTree, hashTreeFile, racyWindowFor, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
+import { fingerprintFile, fingerprintTree, fingerprintTreeNow, hashTreeFile, racyWindowFor, type TreeFingerprintOptions } from "../../src/cache/TreeFingerprint"
 
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 
@@ -162,6 +162,40 @@ describe("fingerprintTree", () => {
     const file = path.join(tree, "README")
     const error = await run(Effect.flip(fingerprintTree(store, file)))
     expect(error).toMatchObject({ _tag: "TreeError", root: file, message: `${file} is not a directory; cannot fingerprint it as a tree` })
+  })
+})
+
+describe("fingerprintTreeNow (the warm build's synchronous check)", () => {
+  it("answers the snapshot's digest while every entry keeps its stats, and nothing once one moved", async () => {
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBeUndefined()
+    const first = await fingerprint(tree, { racyWindowMs: 0 })
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBe(first.digest)
+    const readme = path.join(tree, "README")
+    const earlier = new Date(fs.statSync(readme).mtimeMs - 5000)
+    fs.writeFileSync(readme, "howdy\n")
+    fs.utimesSync(readme, earlier, earlier)
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBeUndefined()
+    await new Promise((r) => setTimeout(r, 5))
+    const second = await fingerprint(tree, { racyWindowMs: 0 })
+    expect(second.digest).not.toBe(first.digest)
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBe(second.digest)
+    fs.writeFileSync(path.join(tree, "lib", "added"), "")
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBeUndefined()
+  })
+
+  it("gives way to fingerprintTree for verify, a racy snapshot, a missing root and a big tree", async () => {
+    const first = await fingerprint(tree, { racyWindowMs: 0 })
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0, verify: true })).toBeUndefined()
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 60_000 })).toBeUndefined()
+    expect(fingerprintTreeNow(store, path.join(dir, "nowhere"), { racyWindowMs: 0 })).toBeUndefined()
+    const big = path.join(dir, "big")
+    fs.mkdirSync(big)
+    for (let i = 0; i < 2100; i++) fs.writeFileSync(path.join(big, `f${i}`), "")
+    const bigFirst = await fingerprint(big, { racyWindowMs: 0 })
+    expect(bigFirst.entries).toBe(2100)
+    expect(fingerprintTreeNow(store, big, { racyWindowMs: 0 })).toBeUndefined()
+    expect((await fingerprint(big, { racyWindowMs: 0 })).source).toBe("snapshot")
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBe(first.digest)
   })
 })
 

@@ -407,3 +407,87 @@ describe("runGraphs: build-graph features", () => {
     }
   })
 })
+
+describe("runGraphs: the quick path for hits", () => {
+  /** A memory cache that also answers without Effects, counting which path each lookup took. */
+  const quickCache = () => {
+    const base = memoryCache()
+    const counts = { lookup: 0, quickLookup: 0, saveRun: 0 }
+    const cache: TaskCache = {
+      ...base.cache,
+      lookup: (key) => Effect.suspend(() => (counts.lookup++, base.cache.lookup(key))),
+      saveRun: (taskId, structure, key) => Effect.suspend(() => (counts.saveRun++, base.cache.saveRun(taskId, structure, key))),
+      quickLookup: (key) => {
+        counts.quickLookup++
+        const e = base.entries.get(key)
+        return e === undefined ? undefined : { _tag: "Hit", output: e.output, durationMs: e.durationMs }
+      },
+      runIsCurrent: (taskId) => base.runs.has(taskId)
+    }
+    return { ...base, cache, counts }
+  }
+
+  /** `installed → layer`: the install is re-validated on a hit, the layer's inputs come from an effect (a tree). */
+  const tools = (j: Journal, world: { installed: boolean; quickValidate: boolean; treeAtHand: boolean; validations: number }) => {
+    const install = task({
+      id: "install",
+      kind: "install",
+      resource: "net",
+      cacheable: true,
+      output: Out,
+      inputs: () => ({ version: "1.0.0" }),
+      run: () => Effect.sync(() => (j.lines.push("run:install"), (world.installed = true), { v: "1.0.0" })),
+      validate: () => Effect.sync(() => (world.validations++, world.installed)),
+      ...(world.quickValidate ? { validateNow: () => world.installed } : {})
+    })
+    const layer = task({
+      id: "layer",
+      kind: "layer",
+      resource: "cpu",
+      cacheable: true,
+      deps: { install },
+      output: Out,
+      inputs: ({ install }) => Effect.sync(() => (j.lines.push("hash:tree"), { tree: install.value.v })),
+      quickInputs: ({ install }) => (world.treeAtHand ? { tree: install.value.v } : undefined),
+      run: ({ install }) => Effect.sync(() => (j.lines.push("run:layer"), { v: `layer of ${install.value.v}` }))
+    })
+    return graph("img", [install, layer])
+  }
+
+  it("a warm run decides every hit without the Effect lookup, validate or key-input effect, and saves no run", async () => {
+    const j = journal()
+    const world = { installed: false, quickValidate: true, treeAtHand: true, validations: 0 }
+    const { cache, counts } = quickCache()
+    await run([tools(j, world)], { cache })
+    expect(j.lines).toEqual(["run:install", "hash:tree", "run:layer"])
+    j.lines.length = 0
+    Object.assign(counts, { lookup: 0, quickLookup: 0, saveRun: 0 })
+    world.validations = 0
+    const warm = Either.getOrThrow(await run([tools(j, world)], { cache }))
+    expect(warm.results.map((r) => [r.task.id, r.status])).toEqual([["install", "cached"], ["layer", "cached"]])
+    expect(j.lines).toEqual([])
+    expect(counts).toEqual({ lookup: 0, quickLookup: 2, saveRun: 0 })
+    expect(world.validations).toBe(0)
+  })
+
+  it("what the quick path cannot settle goes the full way: a tree to hash, a validation it cannot do, an install gone", async () => {
+    const j = journal()
+    const world = { installed: false, quickValidate: false, treeAtHand: false, validations: 0 }
+    const { cache, counts } = quickCache()
+    await run([tools(j, world)], { cache })
+    j.lines.length = 0
+    Object.assign(counts, { lookup: 0, quickLookup: 0, saveRun: 0 })
+    // No validateNow: the install is validated by its effect; no tree at hand: the layer's inputs effect runs.
+    const warm = Either.getOrThrow(await run([tools(j, world)], { cache }))
+    expect(warm.cached).toBe(2)
+    expect(j.lines).toEqual(["hash:tree"])
+    expect(world.validations).toBe(1)
+    expect(counts.lookup).toBe(2)
+    // The install dir vanished: the quick check says no, the full validation agrees, and the install reruns.
+    j.lines.length = 0
+    Object.assign(world, { installed: false, quickValidate: true, treeAtHand: true })
+    const again = Either.getOrThrow(await run([tools(j, world)], { cache }))
+    expect(again.results.map((r) => [r.task.id, r.status, r.miss?._tag])).toEqual([["install", "ran", "Undecodable"], ["layer", "cached", undefined]])
+    expect(j.lines).toEqual(["run:install"])
+  })
+})
