@@ -143,8 +143,8 @@ const toResolved = (r: Resolution, at: number): Resolved => ({
  * A cached resolution holds while the project would still decide the same locally (same pin, same installed
  * match, same dir), or, when it came from upstream and nothing local decides, while it is fresh.
  */
-const stillResolves = (setup: ToolSetup, spec: ToolSpec, request: ToolRequest, cached: Resolved): boolean =>
-  Option.match(localResolutionNow(spec, request, setup.project, setup.ctx), {
+const stillResolves = (setup: ToolSetup, cached: Resolved, request: ToolRequest, local: Option.Option<Resolution>): boolean =>
+  Option.match(local, {
     onSome: (r) => r.tool.resolved === cached.version && r.dir === cached.installDir,
     onNone: () =>
       cached.via === "upstream" &&
@@ -195,6 +195,14 @@ export const installTasks = (
 ): InstallTasks => {
   const { ctx } = setup
   const platform = { os: ctx.platform.os, arch: ctx.platform.arch }
+  // A version found installed by the resolve check is the install the install check would look at next.
+  let seenInstalled: string | undefined
+  const resolvesNow = (cached: Resolved) => {
+    const local = localResolutionNow(spec, request, setup.project, ctx)
+    if (Option.isSome(local) && local.value.via === "installed") seenInstalled = local.value.dir
+    return stillResolves(setup, cached, request, local)
+  }
+  const installedNow = (v: Installed) => (v.remote === undefined && !v.local && v.installDir === seenInstalled) || stillInstalled(v)
   const resolve = task({
     id: `resolve:${name}`,
     kind: "resolve",
@@ -213,8 +221,8 @@ export const installTasks = (
         pin: pinnedVersion(spec, setup.project) ?? null
       }),
     run: () => Effect.map(resolveTool(backend, spec, request, setup.project, ctx), (r) => toResolved(r, setup.now())),
-    validate: (cached) => Effect.sync(() => stillResolves(setup, spec, request, cached)),
-    validateNow: (cached) => stillResolves(setup, spec, request, cached)
+    validate: (cached) => Effect.sync(() => resolvesNow(cached)),
+    validateNow: (cached) => resolvesNow(cached)
   })
   const install = task({
     id: `install:${name}`,
@@ -248,8 +256,8 @@ export const installTasks = (
         return { installDir: r.installDir, local: r.local, binPaths, execEnv }
       }),
     // The install is the data dir itself: a hit needs it still there and complete.
-    validate: (v) => Effect.sync(() => stillInstalled(v)),
-    validateNow: stillInstalled
+    validate: (v) => Effect.sync(() => installedNow(v)),
+    validateNow: installedNow
   })
   return { spec, resolve, install }
 }

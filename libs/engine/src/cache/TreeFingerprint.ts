@@ -142,18 +142,45 @@ const walk = (rootPath: string, root: Buffer): Effect.Effect<ReadonlyArray<Walke
     return out.sort(byRelPath)
   })
 
-/** `walk` in one synchronous step for a small tree; undefined past `limit` entries or on any failure. */
-const walkNow = (root: Buffer, limit: number): ReadonlyArray<Walked> | undefined => {
+/**
+ * Directory listings this process has seen, by path. Creating, removing or renaming an entry gives its directory a
+ * new mtime and ctime, so a directory that still has the stats it had when listed still has those names; one that
+ * changed shortly before it was listed (within the coarse racy window) is not remembered, since a change in the same
+ * clock tick would not move them.
+ */
+const listings = new Map<string, { readonly stats: string; readonly names: ReadonlyArray<Buffer> }>()
+const MAX_LISTINGS = 50_000
+
+const listDir = (dir: Buffer, stats: Stats): ReadonlyArray<Buffer> => {
+  const id = dir.toString("latin1")
+  const key = statKey(stats)
+  const known = listings.get(id)
+  if (known !== undefined && known.stats === key) return known.names
+  const names = readdirSync(dir, { encoding: "buffer" })
+  const settledBefore = Date.now() - COARSE_WINDOW_MS
+  if (stats.mtimeMs < settledBefore && stats.ctimeMs < settledBefore) {
+    if (listings.size >= MAX_LISTINGS) listings.clear()
+    listings.set(id, { stats: key, names })
+  }
+  return names
+}
+
+/**
+ * `walk` in one synchronous step for a small tree (`rootStats`: its root's), listing again only the directories
+ * whose stats moved; undefined past `limit` entries or on any failure.
+ */
+const walkNow = (root: Buffer, rootStats: Stats, limit: number): ReadonlyArray<Walked> | undefined => {
   const out: Array<Walked> = []
   const relStart = root.length + 1
-  const pending: Array<Buffer> = [root]
+  const pending: Array<readonly [Buffer, Stats]> = [[root, rootStats]]
   const at = { current: root }
   try {
-    for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
-      for (const entry of statEntries(dir, readdirSync(dir, { encoding: "buffer" }), relStart, at)) {
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const [dir, stats] = next
+      for (const entry of statEntries(dir, listDir(dir, stats), relStart, at)) {
         out.push(entry)
         if (out.length > limit) return undefined
-        if (entry.stats.isDirectory()) pending.push(entry.path)
+        if (entry.stats.isDirectory()) pending.push([entry.path, entry.stats])
       }
     }
   } catch {
@@ -384,8 +411,9 @@ export const fingerprintTreeNow = (store: CacheStore, root: string, options: Tre
   if (options.verify === true) return undefined
   const rootPath = resolve(root)
   const rootBytes = Buffer.from(rootPath)
-  if (statSync(rootBytes, { throwIfNoEntry: false })?.isDirectory() !== true) return undefined
-  const walked = walkNow(rootBytes, QUICK_LIMIT)
+  const rootStats = statSync(rootBytes, { throwIfNoEntry: false })
+  if (rootStats?.isDirectory() !== true) return undefined
+  const walked = walkNow(rootBytes, rootStats, QUICK_LIMIT)
   if (walked === undefined) return undefined
   const summary = store.now.readDocument("trees", `${sha256Hex(rootPath)}.summary`, SummarySchema)
   const windowMs = options.racyWindowMs ?? racyWindowFor(walked.map((e) => e.stats.ctimeMs))

@@ -183,6 +183,28 @@ describe("fingerprintTreeNow (the warm build's synchronous check)", () => {
     expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBeUndefined()
   })
 
+  it("lists a settled directory once per process, and again as soon as an entry is added, removed or renamed", async () => {
+    // Directories changed within the last two seconds are listed every time: wait until this tree's have settled.
+    await new Promise((r) => setTimeout(r, 2100))
+    const first = await fingerprint(tree, { racyWindowMs: 0 })
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBe(first.digest)
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBe(first.digest)
+    const npm = path.join(tree, "lib", "node_modules", "npm")
+    for (const change of [
+      () => fs.writeFileSync(path.join(tree, "NEWS"), ""),
+      () => fs.writeFileSync(path.join(npm, "new.js"), ""),
+      () => fs.rmSync(path.join(npm, "new.js")),
+      () => fs.renameSync(path.join(npm, "index.js"), path.join(npm, "main.js"))
+    ]) {
+      change()
+      expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBeUndefined()
+      await new Promise((r) => setTimeout(r, 5))
+      const after = await fingerprint(tree, { racyWindowMs: 0 })
+      expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBe(after.digest)
+    }
+    expect((await fingerprint(tree, { racyWindowMs: 0 })).digest).not.toBe(first.digest)
+  })
+
   it("gives way to fingerprintTree for verify, a racy snapshot, a missing root and a big tree", async () => {
     const first = await fingerprint(tree, { racyWindowMs: 0 })
     expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0, verify: true })).toBeUndefined()
