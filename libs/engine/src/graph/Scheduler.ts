@@ -1,5 +1,5 @@
 import { Progress, type ProgressShape } from "@engine/layout"
-import { Cause, Clock, Data, Deferred, Effect, Either, Exit, Option } from "effect"
+import { Cause, Clock, Data, Deferred, Effect, Either, Exit, Fiber, Option } from "effect"
 import { availableParallelism } from "node:os"
 import { messageOf } from "../Errors"
 import { type DepResult, GraphError, type Produced, type ResourceClass, type Task, type TaskGraph } from "./TaskGraph"
@@ -404,14 +404,14 @@ export const runGraphs = <E, R>(
      * output that still holds. Anything else (a tree to hash, a miss, a damaged entry, a task seen twice) is left to
      * the full path, which decides it again.
      */
-    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>, depKeys: Readonly<Record<string, string>>) => {
+    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>) => {
       if (
         cache?.quickLookup === undefined || !node.task.cacheable || options.force === true ||
         options.bypass?.has(node.ref.kind) === true
       ) return undefined
       const inputs = node.task.quickInputs(deps)
       if (inputs === undefined) return undefined
-      const computed = taskKey(node.ref.kind, inputs, depKeys)
+      const computed = taskKey(node.ref.kind, inputs, depKeysOf(node, deps))
       if (Either.isLeft(computed) || owners.has(computed.right.key)) return undefined
       const { key, structure } = computed.right
       const found = cache.quickLookup(key)
@@ -421,6 +421,75 @@ export const runGraphs = <E, R>(
       owners.set(key, node)
       return { key, structure, produced, savedMs: found.durationMs }
     }
+
+    /** The keys of the dependencies that go into a task's key, by alias. */
+    const depKeysOf = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>): Readonly<Record<string, string>> =>
+      Object.fromEntries(node.task.keyDeps.flatMap((alias) => {
+        const dep = deps.get(alias)
+        return dep === undefined ? [] : [[alias, dep.key] as const]
+      }))
+
+    /** Tasks the sweep settled as hits, by qid: a task whose dependencies are all here can be swept too. */
+    const swept = new Map<string, Extract<Outcome, { readonly _tag: "Done" }>>()
+
+    /**
+     * Settles a task as a hit in plain code if it can (its dependencies swept, `quickHit` says yes): no fiber, no
+     * Effect. Its event and, if its recorded run is not this key, the run record to write are left for the caller.
+     */
+    const sweepOne = (node: Node<E, R>, events: Array<TaskEvent>, later: Array<Effect.Effect<void, TaskFailed, R>>): boolean => {
+      if (cache?.quickLookup === undefined) return false
+      const deps = new Map<string, DepResult<unknown>>()
+      for (const [alias, qid] of node.deps) {
+        const done = swept.get(qid)
+        if (done === undefined) return false
+        deps.set(alias, { value: done.value, key: done.key, output: done.output })
+      }
+      const labelled = Either.try(() => node.task.label(deps))
+      if (Either.isLeft(labelled)) return false
+      const hit = quickHit(node, deps)
+      if (hit === undefined) return false
+      const { key, structure, produced, savedMs } = hit
+      const ref: TaskRef = { ...node.ref, label: labelled.right }
+      const outcome = { _tag: "Done", key, value: produced.value, output: produced.output } as const
+      results.set(node.qid, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure })
+      values.set(node.qid, produced.value)
+      swept.set(node.qid, outcome)
+      Deferred.unsafeDone(node.done, Exit.succeed(outcome))
+      events.push(TaskEvent.Cached({ task: ref, key, savedMs }))
+      if (cache.runIsCurrent?.(node.qid, key) !== true) later.push(saveRun(node, ref, structure, key))
+      return true
+    }
+
+    const SWEEP_SLICE_MS = 1
+    const nextLoopTurn = Effect.async<void>((resume) => {
+      const immediate = setImmediate(() => resume(Effect.void))
+      return Effect.sync(() => clearImmediate(immediate))
+    })
+
+    /**
+     * Every task, in order (those without dependencies first, so a changed version among many is found at once):
+     * hits are settled by `sweepOne` in slices of about a millisecond, with a turn of the event loop between them for
+     * the tasks that run; every other task gets a fiber (`start`) as soon as the sweep reaches it.
+     */
+    const sweep = (start: (effect: Effect.Effect<void, TaskFailed, R>) => Effect.Effect<void, never, R>) =>
+      Effect.gen(function*() {
+        const order = [...nodes.filter((n) => n.deps.length === 0), ...nodes.filter((n) => n.deps.length > 0)]
+        let next = 0
+        while (next < order.length) {
+          const events: Array<TaskEvent> = []
+          const later: Array<Effect.Effect<void, TaskFailed, R>> = []
+          const full: Array<Node<E, R>> = []
+          const until = performance.now() + SWEEP_SLICE_MS
+          do {
+            const node = order[next++]
+            if (node !== undefined && !sweepOne(node, events, later)) full.push(node)
+          } while (next < order.length && performance.now() < until)
+          for (const node of full) yield* start(runNode(node))
+          for (const event of events) yield* report(event)
+          for (const effect of later) yield* start(effect)
+          if (next < order.length) yield* nextLoopTurn
+        }
+      })
 
     /** Waits for every dependency; the first that did not produce a value decides what this task becomes. */
     const awaitDeps = (node: Node<E, R>) =>
@@ -457,11 +526,8 @@ export const runGraphs = <E, R>(
         const labelled = Either.try(() => node.task.label(depResults))
         const ref: TaskRef = Either.isRight(labelled) ? { ...node.ref, label: labelled.right } : node.ref
         if (Either.isLeft(labelled)) return yield* fail(node, ref, undefined, labelled.left)
-        const depKeys = Object.fromEntries(node.task.keyDeps.flatMap((alias) => {
-          const dep = depResults.get(alias)
-          return dep === undefined ? [] : [[alias, dep.key] as const]
-        }))
-        const quick = quickHit(node, depResults, depKeys)
+        const depKeys = depKeysOf(node, depResults)
+        const quick = quickHit(node, depResults)
         if (quick !== undefined) {
           const { key, structure, produced, savedMs } = quick
           yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
@@ -544,8 +610,15 @@ export const runGraphs = <E, R>(
           : `${failures.length} task(s) failed, ${summary.skipped} skipped, ${summary.cancelled} cancelled; first: ${failures[0]?.message ?? ""}`
       })
 
-    yield* Effect.forEach(nodes, runNode, { concurrency: "unbounded", discard: true }).pipe(
-      Effect.catchTag("TaskFailed", () => Effect.void)
+    // Fail-fast: the first failure ends the joins, and every other fiber is interrupted (its finalizers run) before the
+    // summary; so is every fiber when the run itself is interrupted.
+    const fibers: Array<Fiber.RuntimeFiber<void, TaskFailed>> = []
+    yield* Effect.gen(function*() {
+      yield* sweep((effect) => Effect.map(Effect.fork(effect), (fiber) => void fibers.push(fiber)))
+      yield* Effect.forEach(fibers, Fiber.join, { concurrency: "unbounded", discard: true })
+    }).pipe(
+      Effect.catchTag("TaskFailed", () => Effect.void),
+      Effect.ensuring(Effect.suspend(() => Fiber.interruptAll(fibers)))
     )
     const summary = yield* summarize
     if (failures.length > 0) return yield* failed(summary)
