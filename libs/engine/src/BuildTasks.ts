@@ -513,7 +513,17 @@ export const layoutTask = (
     ...parts.map((p): readonly [string, AnyTask] => [p.task.id, p.task]),
     ...tools.flatMap((t): ReadonlyArray<readonly [string, AnyTask]> => [[t.resolve.id, t.resolve], [t.install.id, t.install]])
   ])
+  // Keyed, looked up, then run: the image is assembled once per set of dependency values.
+  let assembledFor: { readonly values: ReadonlyArray<unknown>; readonly image: ReturnType<typeof assemble> } | undefined
   const image = (values: Readonly<Record<string, DepResult<unknown>>>) => {
+    const current = Object.values(values).map((d) => d.value)
+    if (assembledFor !== undefined && assembledFor.values.length === current.length && assembledFor.values.every((v, i) => v === current[i])) {
+      return assembledFor.image
+    }
+    assembledFor = { values: current, image: assemble(values) }
+    return assembledFor.image
+  }
+  const assemble = (values: Readonly<Record<string, DepResult<unknown>>>) => {
     const imageTools = tools.map((t): ImageTool & { readonly resolved: Resolved } => {
       const resolved = depValue(values, t.resolve.id, t.resolve)
       const installed = depValue(values, t.install.id, t.install)

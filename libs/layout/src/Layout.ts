@@ -49,17 +49,21 @@ export const writeFileAtomic = async (
   path: string,
   data: Uint8Array | string,
   options: { readonly mode?: number; readonly tempPath?: string } = {}
-): Promise<void> => {
+): Promise<{ readonly ino: number }> => {
   const temp = options.tempPath ?? tempName(path)
   try {
     const fh = await open(temp, "wx", options.mode ?? 0o644)
+    let ino: number
     try {
       await fh.writeFile(data)
       await fh.sync()
+      ino = (await fh.stat()).ino
     } finally {
       await fh.close()
     }
     await rename(temp, path)
+    // The inode written: a caller that stats `path` afterwards can tell its own file from one renamed over it since.
+    return { ino }
   } catch (cause) {
     await rm(temp, { force: true })
     throw cause

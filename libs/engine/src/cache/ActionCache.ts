@@ -121,7 +121,8 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
   const put: TaskCache["put"] = (entry) =>
     Effect.gen(function*() {
       for (const ref of entry.blobs) {
-        const check = yield* store.checkBlob(ref)
+        // A stat each: a layout's entry lists every layer of its image.
+        const check = store.now.checkBlob(ref)
         if (check._tag !== "Ok") {
           return yield* new CacheError({
             reason: "BlobMissing",

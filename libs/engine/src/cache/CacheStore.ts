@@ -191,7 +191,7 @@ const withParent = async <A>(path: string, f: () => Promise<A>): Promise<A> => {
 }
 
 /** Temp file beside the destination (named so `prune` knows it), fsynced, then renamed over it. */
-export const writeFileAtomic = (path: string, data: Uint8Array | string, mode = 0o644): Promise<void> =>
+export const writeFileAtomic = (path: string, data: Uint8Array | string, mode = 0o644): Promise<{ readonly ino: number }> =>
   withParent(path, () => writeLayoutFileAtomic(path, data, { mode, tempPath: tempBeside(path) }))
 
 /**
@@ -314,6 +314,17 @@ const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): Docu
   })
 }
 
+/**
+ * A document this process just wrote is known without reading it back: remembered under the file's identity, if the
+ * file at `path` is still the inode written (not one another process renamed over it since).
+ */
+const rememberWritten = <A, I>(path: string, ino: number, schema: Schema.Schema<A, I>, value: A): void => {
+  const st = statSync(path, { throwIfNoEntry: false })
+  if (st === undefined || st.ino !== ino) return
+  if (remembered.size >= MAX_REMEMBERED) remembered.clear()
+  remembered.set(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, values: new Map([[schema, value]]) })
+}
+
 const TOUCH_INTERVAL_MS = 60 * 60 * 1000
 
 const LINK_UNSUPPORTED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
@@ -422,18 +433,24 @@ const makeStore = (root: string): CacheStore => {
   const linkBlob: CacheStore["linkBlob"] = (digest, dest) =>
     Effect.flatMap(guardDigest(digest), (digest) => {
       const source = blobPath(digest)
-      return attempt("place blob at", dest, async () => {
-        // A layout rewrite links every layer again, most already in place: two stat syscalls, no thread-pool trips.
-        const blob = statSync(source, { throwIfNoEntry: false })
-        if (blob === undefined) {
-          throw new CacheError({
+      // A layout rewrite links every layer again, most already in place: two stat syscalls, no promise.
+      const blob = Either.try({ try: () => statSync(source, { throwIfNoEntry: false }), catch: ioError("place blob at", dest) })
+      if (Either.isLeft(blob)) return Effect.fail(blob.left)
+      if (blob.right === undefined) {
+        return Effect.fail(
+          new CacheError({
             reason: "BlobMissing",
             path: source,
             message: `cache: blob ${digest} is not in the cache (${source}); rerun the build without the cache (--force) to recreate it`
           })
-        }
-        const existing = lstatSync(dest, { throwIfNoEntry: false })
-        if (existing !== undefined && existing.ino === blob.ino && existing.dev === blob.dev) return "unchanged" as const
+        )
+      }
+      const existing = Either.try({ try: () => lstatSync(dest, { throwIfNoEntry: false }), catch: ioError("place blob at", dest) })
+      if (Either.isLeft(existing)) return Effect.fail(existing.left)
+      if (existing.right !== undefined && existing.right.ino === blob.right.ino && existing.right.dev === blob.right.dev) {
+        return Effect.succeed("unchanged" as const)
+      }
+      return attempt("place blob at", dest, async () => {
         await mkdir(dirname(dest), { recursive: true })
         const temp = tempBeside(dest)
         try {
@@ -476,7 +493,11 @@ const makeStore = (root: string): CacheStore => {
   const writeAt = <A, I extends Json>(path: string, schema: Schema.Schema<A, I>, value: A) =>
     Either.match(encodeDocument(schema, value), {
       onLeft: (detail) => Effect.fail(ioError("encode", path)(new Error(detail))),
-      onRight: (text) => attempt("write", path, () => writeFileAtomic(path, text))
+      onRight: (text) =>
+        attempt("write", path, async () => {
+          const written = await writeFileAtomic(path, text)
+          rememberWritten(path, written.ino, schema, value)
+        })
     })
 
   const documentPath = (dir: DocumentDir, name: string) => join(root, dir, `${name}.json`)

@@ -404,7 +404,7 @@ export const runGraphs = <E, R>(
      * output that still holds. Anything else (a tree to hash, a miss, a damaged entry, a task seen twice) is left to
      * the full path, which decides it again.
      */
-    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>) => {
+    const quickProbe = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>) => {
       if (
         cache?.quickLookup === undefined || !node.task.cacheable || options.force === true ||
         options.bypass?.has(node.ref.kind) === true
@@ -412,14 +412,17 @@ export const runGraphs = <E, R>(
       const inputs = node.task.quickInputs(deps)
       if (inputs === undefined) return undefined
       const computed = taskKey(node.ref.kind, inputs, depKeysOf(node, deps))
-      if (Either.isLeft(computed) || owners.has(computed.right.key)) return undefined
-      const { key, structure } = computed.right
-      const found = cache.quickLookup(key)
-      if (found?._tag !== "Hit") return undefined
-      const produced = node.task.quickRestore(found.output)
+      if (Either.isLeft(computed)) return undefined
+      const found = cache.quickLookup(computed.right.key)
+      return found?._tag === "Hit" ? { ...computed.right, found } : undefined
+    }
+
+    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>, probed = quickProbe(node, deps)) => {
+      if (probed === undefined || owners.has(probed.key)) return undefined
+      const produced = node.task.quickRestore(probed.found.output)
       if (produced === undefined) return undefined
-      owners.set(key, node)
-      return { key, structure, produced, savedMs: found.durationMs }
+      owners.set(probed.key, node)
+      return { key: probed.key, structure: probed.structure, produced, savedMs: probed.found.durationMs }
     }
 
     /** The keys of the dependencies that go into a task's key, by alias. */
@@ -436,7 +439,12 @@ export const runGraphs = <E, R>(
      * Settles a task as a hit in plain code if it can (its dependencies swept, `quickHit` says yes): no fiber, no
      * Effect. Its event and, if its recorded run is not this key, the run record to write are left for the caller.
      */
-    const sweepOne = (node: Node<E, R>, events: Array<TaskEvent>, later: Array<Effect.Effect<void, TaskFailed, R>>): boolean => {
+    const sweepOne = (
+      node: Node<E, R>,
+      events: Array<TaskEvent>,
+      later: Array<Effect.Effect<void, TaskFailed, R>>,
+      probed?: ReturnType<typeof quickProbe>
+    ): boolean => {
       if (cache?.quickLookup === undefined) return false
       const deps = new Map<string, DepResult<unknown>>()
       for (const [alias, qid] of node.deps) {
@@ -446,7 +454,7 @@ export const runGraphs = <E, R>(
       }
       const labelled = Either.try(() => node.task.label(deps))
       if (Either.isLeft(labelled)) return false
-      const hit = quickHit(node, deps)
+      const hit = quickHit(node, deps, probed ?? quickProbe(node, deps))
       if (hit === undefined) return false
       const { key, structure, produced, savedMs } = hit
       const ref: TaskRef = { ...node.ref, label: labelled.right }
@@ -460,6 +468,7 @@ export const runGraphs = <E, R>(
       return true
     }
 
+    /** A slice of the sweep; each step of a running task's chain waits for one at most. */
     const SWEEP_SLICE_MS = 1
     const nextLoopTurn = Effect.async<void>((resume) => {
       const immediate = setImmediate(() => resume(Effect.void))
@@ -467,13 +476,24 @@ export const runGraphs = <E, R>(
     })
 
     /**
-     * Every task, in order (those without dependencies first, so a changed version among many is found at once):
-     * hits are settled by `sweepOne` in slices of about a millisecond, with a turn of the event loop between them for
-     * the tasks that run; every other task gets a fiber (`start`) as soon as the sweep reaches it.
+     * Every task, in order, in slices of a fraction of a millisecond with a turn of the event loop between them for
+     * the tasks that run: hits are settled by `sweepOne`, every other task gets a fiber (`start`) as soon as the sweep
+     * reaches it. The entries of the tasks without dependencies are looked up first: one not found, and all that
+     * depends on it, start at once, before any hit is re-validated (a changed version among many).
      */
     const sweep = (start: (effect: Effect.Effect<void, TaskFailed, R>) => Effect.Effect<void, never, R>) =>
       Effect.gen(function*() {
-        const order = [...nodes.filter((n) => n.deps.length === 0), ...nodes.filter((n) => n.deps.length > 0)]
+        const probes = new Map(nodes.flatMap((n) => (n.deps.length === 0 ? [[n, quickProbe(n, new Map())] as const] : [])))
+        // A root that will not be a hit, and everything that depends on it, start before any hit is re-validated.
+        const changed = new Set<string>()
+        for (const n of nodes) {
+          if (n.deps.length === 0 ? probes.get(n) === undefined : n.deps.some(([, qid]) => changed.has(qid))) changed.add(n.qid)
+        }
+        const order = [
+          ...nodes.filter((n) => changed.has(n.qid)),
+          ...nodes.filter((n) => !changed.has(n.qid) && n.deps.length === 0),
+          ...nodes.filter((n) => !changed.has(n.qid) && n.deps.length > 0)
+        ]
         let next = 0
         while (next < order.length) {
           const events: Array<TaskEvent> = []
@@ -482,7 +502,7 @@ export const runGraphs = <E, R>(
           const until = performance.now() + SWEEP_SLICE_MS
           do {
             const node = order[next++]
-            if (node !== undefined && !sweepOne(node, events, later)) full.push(node)
+            if (node !== undefined && !sweepOne(node, events, later, probes.get(node))) full.push(node)
           } while (next < order.length && performance.now() < until)
           for (const node of full) yield* start(runNode(node))
           for (const event of events) yield* report(event)

@@ -259,6 +259,20 @@ describe("documents read again in one process (the daemon)", () => {
     expect((await run(store.readRecord(r.key)))._tag).toBe("Absent")
   })
 
+  it("a record this process wrote is known without a read, until another file is renamed over it", async () => {
+    const r = record("written", [])
+    await run(store.writeRecord(r))
+    expect(await run(store.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 1234 } })
+    // Another process writes the same entry (same size): its file, renamed over ours, is what a read returns.
+    const other = await run(openCacheStore(path.join(dir, "other-cache")))
+    await run(other.writeRecord({ ...r, durationMs: 4321 }))
+    const file = path.join(store.root, "ac", `${r.key}.json`)
+    const theirs = path.join(other.root, "ac", `${r.key}.json`)
+    expect(fs.statSync(theirs).size).toBe(fs.statSync(file).size)
+    fs.renameSync(theirs, file)
+    expect(await run(store.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 4321 } })
+  })
+
   it("a hit marks its record used at most once an hour", async () => {
     const r = record("touched", [])
     await run(store.writeRecord(r))
