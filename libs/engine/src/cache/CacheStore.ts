@@ -1,7 +1,21 @@
 import { writeFileAtomic as writeLayoutFileAtomic } from "@engine/layout"
 import { Data, Effect, Either, ParseResult, Schema, type Scope } from "effect"
 import { createHash, randomUUID } from "node:crypto"
-import { constants as fsConstants, lstatSync, readFileSync, statSync, utimesSync } from "node:fs"
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync
+} from "node:fs"
 import { copyFile, link, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import type { BlobRef } from "../graph/TaskGraph"
@@ -61,6 +75,8 @@ export interface CacheStore {
     readonly checkBlob: (ref: BlobRef) => BlobCheck
     readonly touchRecord: (key: string, seenMtimeMs?: number) => void
     readonly readDocument: <A, I>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>) => DocumentRead<A>
+    /** A small document a running task waits for, written without thread-pool round trips; the failure, if any. */
+    readonly writeDocument: <A, I extends Json>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>, value: A) => CacheError | undefined
   }
   readonly ls: Effect.Effect<ReadonlyArray<CacheEntryInfo>, CacheError>
   readonly stats: Effect.Effect<CacheStats, CacheError>
@@ -193,6 +209,40 @@ const withParent = async <A>(path: string, f: () => Promise<A>): Promise<A> => {
 /** Temp file beside the destination (named so `prune` knows it), fsynced, then renamed over it. */
 export const writeFileAtomic = (path: string, data: Uint8Array | string, mode = 0o644): Promise<{ readonly ino: number }> =>
   withParent(path, () => writeLayoutFileAtomic(path, data, { mode, tempPath: tempBeside(path) }))
+
+/**
+ * `writeFileAtomic` in one synchronous step (temp file, fsync, rename): for a small document that a running task
+ * waits for, where each of the async form's five thread-pool round trips would wait for the event loop. The inode
+ * written is returned.
+ */
+const writeFileAtomicNow = (path: string, data: string, mode = 0o644): number => {
+  const temp = tempBeside(path)
+  const once = (): number => {
+    const fd = openSync(temp, "wx", mode)
+    try {
+      writeFileSync(fd, data)
+      fsyncSync(fd)
+      return fstatSync(fd).ino
+    } finally {
+      closeSync(fd)
+    }
+  }
+  try {
+    let ino: number
+    try {
+      ino = once()
+    } catch (cause) {
+      if (!isMissing(cause)) throw cause
+      mkdirSync(dirname(path), { recursive: true })
+      ino = once()
+    }
+    renameSync(temp, path)
+    return ino
+  } catch (cause) {
+    rmSync(temp, { force: true })
+    throw cause
+  }
+}
 
 /**
  * sha256 and size of a regular file, streamed. Opened without following symlinks and non-blocking, then
@@ -686,7 +736,21 @@ const makeStore = (root: string): CacheStore => {
           // Only prune's order suffers, as with a read-only cache; the Effect form reports it.
         }
       },
-      readDocument: (dir, name, schema) => readDocumentFile(documentPath(dir, name), schema)
+      readDocument: (dir, name, schema) => readDocumentFile(documentPath(dir, name), schema),
+      writeDocument: (dir, name, schema, value) => {
+        const path = documentPath(dir, name)
+        return Either.match(encodeDocument(schema, value), {
+          onLeft: (detail) => ioError("encode", path)(new Error(detail)),
+          onRight: (text) => {
+            try {
+              rememberWritten(path, writeFileAtomicNow(path, text), schema, value)
+              return undefined
+            } catch (cause) {
+              return ioError("write", path)(cause)
+            }
+          }
+        })
+      }
     },
     ls,
     stats,

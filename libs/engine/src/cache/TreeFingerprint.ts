@@ -392,11 +392,11 @@ export const fingerprintTree = (
       entries: contents.map(([{ rel, stats }, content]) => `${rel.toString("base64")}\t${statKey(stats)}\t${content}`)
     }
     const summary: Summary = { format: SNAPSHOT_FORMAT, root: rootPath, digest, statsDigest, takenAtMs }
-    // The fingerprint is right even if it cannot be remembered; the next build just hashes again.
-    yield* store.writeDocument("trees", snapshotName, SnapshotSchema, snapshot).pipe(
-      Effect.zipRight(store.writeDocument("trees", summaryName, SummarySchema, summary)),
-      Effect.catchAll((e) => Effect.logWarning(`tree fingerprint of ${rootPath} not saved: ${e.message}`))
-    )
+    // The fingerprint is right even if it cannot be remembered; the next build just hashes again. Its task waits for
+    // it: two small synchronous writes, the summary after the lines it sums up.
+    const unsaved = store.now.writeDocument("trees", snapshotName, SnapshotSchema, snapshot) ??
+      store.now.writeDocument("trees", summaryName, SummarySchema, summary)
+    if (unsaved !== undefined) yield* Effect.logWarning(`tree fingerprint of ${rootPath} not saved: ${unsaved.message}`)
     return { digest, entries: walked.length, hashedFiles, source: "hashed" } satisfies TreeFingerprint
   })
 
@@ -468,8 +468,7 @@ export const fingerprintFile = (
     const hex = yield* (options.hashFile ?? hashTreeFile)(Buffer.from(real))
     const digest: Digest = `sha256:${hex}`
     const snapshot: FileSnapshot = { format: FILE_FORMAT, path, digest, stats: statKey(stats), takenAtMs }
-    yield* store.writeDocument("trees", name, FileSnapshotSchema, snapshot).pipe(
-      Effect.catchAll((e) => Effect.logWarning(`file fingerprint of ${path} not saved: ${e.message}`))
-    )
+    const unsaved = store.now.writeDocument("trees", name, FileSnapshotSchema, snapshot)
+    if (unsaved !== undefined) yield* Effect.logWarning(`file fingerprint of ${path} not saved: ${unsaved.message}`)
     return { digest, entries: 1, hashedFiles: 1, source: "hashed" } satisfies TreeFingerprint
   })
