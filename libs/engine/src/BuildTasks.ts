@@ -16,8 +16,7 @@ import {
   writeLayer
 } from "@engine/layout"
 import { Effect, Option, Schema } from "effect"
-import { existsSync, lstatSync, readlinkSync, statSync } from "node:fs"
-import { readFile } from "node:fs/promises"
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs"
 import * as NodePath from "node:path"
 import type { BaseImage } from "./BaseImage"
 import { BuildError } from "./BuildError"
@@ -563,6 +562,28 @@ export const layoutTask = (
       base: base !== undefined ? depValue(values, base.id, base) : undefined
     })
   }
+  /** The output dir still holds this layout: its index.json, its marker, and every blob at its size. */
+  const stillWritten = (w: Written): boolean => {
+    const read = (name: string) => {
+      try {
+        return readFileSync(NodePath.join(outputDir, name))
+      } catch {
+        return undefined
+      }
+    }
+    const index = read("index.json")
+    if (index === undefined || digestOf(index) !== w.indexDigest) return false
+    if (read("oci-layout")?.toString("utf8") !== OCI_LAYOUT_FILE) return false
+    for (const b of w.blobs) {
+      const out = statQuiet(blobFile(outputDir, b.digest))
+      if (out === undefined || out.size !== b.size) return false
+      if (setup.verify) {
+        const cached = statQuiet(store.blobPath(b.digest))
+        if (cached === undefined || cached.ino !== out.ino || cached.dev !== out.dev) return false
+      }
+    }
+    return true
+  }
   return task({
     id: "layout",
     kind: "layout",
@@ -621,22 +642,8 @@ export const layoutTask = (
         }
         return written
       }).pipe(Effect.uninterruptible),
-    validate: (w) =>
-      Effect.promise(async () => {
-        const index = await readFile(NodePath.join(outputDir, "index.json")).catch(() => undefined)
-        if (index === undefined || digestOf(index) !== w.indexDigest) return false
-        const marker = await readFile(NodePath.join(outputDir, "oci-layout"), "utf8").catch(() => undefined)
-        if (marker !== OCI_LAYOUT_FILE) return false
-        // One stat per layer, synchronous: awaiting each through the thread pool grew with the tool count.
-        for (const b of w.blobs) {
-          const out = statQuiet(blobFile(outputDir, b.digest))
-          if (out === undefined || out.size !== b.size) return false
-          if (setup.verify) {
-            const cached = statQuiet(store.blobPath(b.digest))
-            if (cached === undefined || cached.ino !== out.ino || cached.dev !== out.dev) return false
-          }
-        }
-        return true
-      })
+    // Two small reads and a stat per layer, synchronous: awaiting each through the thread pool grew with the tool count.
+    validate: (w) => Effect.sync(() => stillWritten(w)),
+    validateNow: (w) => stillWritten(w)
   })
 }

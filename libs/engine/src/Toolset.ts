@@ -10,11 +10,11 @@ import {
   versionDirName
 } from "@engine/backends"
 import { Effect, Option } from "effect"
-import { lstatSync, readdirSync } from "node:fs"
+import { existsSync, lstatSync, readdirSync } from "node:fs"
 import * as NodePath from "node:path"
 import { InstallError } from "./BuildError"
 import { lockedVersionFor, type Project, type ToolSpec } from "./config"
-import { installTool, isInstalled, isInstalledNow } from "./Installer"
+import { incompleteMarker, installTool, isInstalled } from "./Installer"
 
 /** The backend's view of a spec; `install_env` travels as `install_env.<KEY>` options (see `withInstallEnv`). */
 export const toRequest = (spec: ToolSpec): ToolRequest => ({
@@ -136,7 +136,8 @@ const installedMatch = (toolsDir: string, spec: string): string | undefined => {
   if (spec === "latest" || spec.startsWith("ref:")) return undefined
   // A full version installed under its own name wins anyway: the usual pinned spec needs no listing.
   const own = NodePath.join(toolsDir, spec)
-  if (NodePath.dirname(own) === toolsDir && isVersionDir(own) && isInstalledNow(own)) return spec
+  // A version dir (lstat) that no install left incomplete: existsSync of the dir itself would only repeat the lstat.
+  if (NodePath.dirname(own) === toolsDir && isVersionDir(own) && !existsSync(incompleteMarker(own))) return spec
   let names: ReadonlyArray<string>
   try {
     names = readdirSync(toolsDir)
@@ -146,7 +147,7 @@ const installedMatch = (toolsDir: string, spec: string): string | undefined => {
   }
   const candidates = names.filter((name) => {
     const dir = NodePath.join(toolsDir, name)
-    return isVersionDir(dir) && isInstalledNow(dir)
+    return isVersionDir(dir) && !existsSync(incompleteMarker(dir))
   })
   if (candidates.includes(spec)) return spec
   return Option.getOrUndefined(matchVersion(spec, candidates))

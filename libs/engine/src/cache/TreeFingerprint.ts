@@ -221,7 +221,10 @@ const packStats = (target: Buffer, at: number, { rel, stats }: Walked): number =
  */
 const statsDigestOf = (walked: ReadonlyArray<Walked>): string => {
   const hash = createHash("sha256").update(`${SNAPSHOT_FORMAT}\0`)
-  let buffer = Buffer.allocUnsafe(1 << 16)
+  // Sized to the tree, up to 64 KiB: a small tree's stats fit in Node's shared pool, not a fresh allocation per check.
+  let total = 0
+  for (const entry of walked) total += STAT_FIELDS + entry.rel.length
+  let buffer = Buffer.allocUnsafe(Math.min(total, 1 << 16))
   let at = 0
   for (const entry of walked) {
     const size = STAT_FIELDS + entry.rel.length
