@@ -85,17 +85,25 @@ if (only !== "scaling") {
   }
 }
 
-// Scaling: the incremental build after bumping one small tool, with N-1 other small tools already built.
+// Scaling: the incremental build after bumping one small tool, with N-1 other small tools already built. The sizes
+// take turns within each round (bump, build 1, bump, build 10, bump, build 40...), so a machine that speeds up or
+// slows down during the run weighs on every size alike.
 console.log("\nincremental build after bumping one small tool, by tool count (engine)")
-const scale = []
-for (const n of [1, 10, 40]) {
+const sizes = [1, 10, 40].map((n) => {
   const others = Array.from({ length: n - 1 }, (_, i) => [`s${i}`, "1.0.0", 1])
   for (const [name, v, mb] of others) makeTool(data, name, v, mb)
   const proj = project(`scale-${n}`, [...others, ["small", "1.0.0", 1]])
   spawnSync(engineBuild()[0], engineBuild()[1], { env: envFor(proj), cwd: proj })
-  const t = median(time(engineBuild()[0], engineBuild()[1], { runs, env: envFor(proj), cwd: proj, before: bumper(proj, others), warmup: false }))
-  const nd = median(time(engineBuild()[0], engineBuild()[1], { runs, env: envFor(proj, false), cwd: proj, before: bumper(proj, others), warmup: false }))
-  scale.push([n, t, nd])
-  console.log(`  ${String(n).padStart(2)} tools  ${fmt(t)}   (no daemon ${fmt(nd)})`)
+  return { n, proj, bump: bumper(proj, others), daemon: [], nd: [] }
+})
+for (let round = 0; round < runs; round++) {
+  for (const daemon of [true, false]) {
+    for (const size of sizes) {
+      const [t] = time(engineBuild()[0], engineBuild()[1], { runs: 1, env: envFor(size.proj, daemon), cwd: size.proj, before: size.bump, warmup: false })
+      size[daemon ? "daemon" : "nd"].push(t)
+    }
+  }
 }
-console.log(`  40 tools / 1 tool = ${(scale[2][1] / scale[0][1]).toFixed(2)}x (target <= 1.5x); no daemon ${(scale[2][2] / scale[0][2]).toFixed(2)}x`)
+for (const size of sizes) console.log(`  ${String(size.n).padStart(2)} tools  ${fmt(median(size.daemon))}   (no daemon ${fmt(median(size.nd))})`)
+const ratio = (key) => (median(sizes[2][key]) / median(sizes[0][key])).toFixed(2)
+console.log(`  40 tools / 1 tool = ${ratio("daemon")}x (target <= 1.5x); no daemon ${ratio("nd")}x`)
