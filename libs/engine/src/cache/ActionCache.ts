@@ -1,7 +1,7 @@
 import { Effect, Option, Schema } from "effect"
 import type { CacheLookup, MissReason, TaskCache } from "../graph/Scheduler"
 import { type KeyStructure, KeyStructureSchema, sha256Hex } from "../graph/TaskKey"
-import { type ActionRecord, CacheError, type CacheStore } from "./CacheStore"
+import { type ActionRecord, CacheError, type CacheStore, type DocumentRead } from "./CacheStore"
 
 const KeyedStructure = Schema.Struct({ key: Schema.String, structure: KeyStructureSchema })
 
@@ -67,48 +67,44 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
       return Option.none()
     })
 
+  /** A record read that found nothing to check is a miss: no entry, or an entry that cannot be read. */
+  const notFound = (key: string, read: DocumentRead<ActionRecord>): CacheLookup | undefined =>
+    read._tag === "Absent"
+      ? miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
+      : read._tag === "Unreadable"
+      ? miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
+      : undefined
+
+  const hitOf = (record: ActionRecord): CacheLookup => ({ _tag: "Hit", output: record.output, durationMs: record.durationMs })
+
   const lookup: TaskCache["lookup"] = (key) =>
     Effect.gen(function*() {
       const read = yield* store.readRecord(key)
-      switch (read._tag) {
-        case "Absent":
-          return miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
-        case "Unreadable":
-          return miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
-        case "Corrupt":
-          return yield* discard({ _tag: "Corrupt", detail: `cache entry ${read.path} is damaged: ${read.detail}` }, store.removeRecord(key))
-        case "Found": {
-          const bad = yield* checkBlobs(read.value)
-          if (Option.isSome(bad)) return bad.value
-          // Last-used stamp for prune; a read-only cache still serves hits, it just cannot order them.
-          yield* store.touchRecord(key, read.mtimeMs).pipe(Effect.ignore)
-          return { _tag: "Hit", output: read.value.output, durationMs: read.value.durationMs } satisfies CacheLookup
-        }
+      if (read._tag === "Corrupt") {
+        return yield* discard({ _tag: "Corrupt", detail: `cache entry ${read.path} is damaged: ${read.detail}` }, store.removeRecord(key))
       }
+      if (read._tag !== "Found") return notFound(key, read) ?? miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
+      const bad = yield* checkBlobs(read.value)
+      if (Option.isSome(bad)) return bad.value
+      // Last-used stamp for prune; a read-only cache still serves hits, it just cannot order them.
+      yield* store.touchRecord(key, read.mtimeMs).pipe(Effect.ignore)
+      return hitOf(read.value)
     })
 
   const quickLookup: TaskCache["quickLookup"] = (key) => {
     if (options.verify === true) return undefined
     const read = store.now.readRecord(key)
-    switch (read._tag) {
-      case "Absent":
-        return miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
-      case "Unreadable":
-        return miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
-      case "Corrupt":
-        return undefined
-      case "Found": {
-        for (const ref of read.value.blobs) {
-          const check = store.now.checkBlob(ref)
-          if (check._tag === "Missing") {
-            return miss({ _tag: "BlobMissing", detail: `blob ${ref.digest} of ${read.value.taskId} is gone (${check.path})` })
-          }
-          if (check._tag === "Damaged") return undefined
-        }
-        store.now.touchRecord(key, read.mtimeMs)
-        return { _tag: "Hit", output: read.value.output, durationMs: read.value.durationMs }
+    // A damaged entry is left to `lookup`, which logs and removes it.
+    if (read._tag !== "Found") return notFound(key, read)
+    for (const ref of read.value.blobs) {
+      const check = store.now.checkBlob(ref)
+      if (check._tag === "Missing") {
+        return miss({ _tag: "BlobMissing", detail: `blob ${ref.digest} of ${read.value.taskId} is gone (${check.path})` })
       }
+      if (check._tag === "Damaged") return undefined
     }
+    store.now.touchRecord(key, read.mtimeMs)
+    return hitOf(read.value)
   }
 
   const runIsCurrent: TaskCache["runIsCurrent"] = (taskId, key) => {

@@ -552,18 +552,7 @@ export const runGraphs = <E, R>(
         if (Either.isLeft(labelled)) return yield* fail(node, ref, undefined, labelled.left)
         const depKeys = depKeysOf(node, depResults)
         const quick = quickHit(node, depResults)
-        if (quick !== undefined) {
-          const { key, structure, produced, savedMs } = quick
-          yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
-          yield* settle(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
-            _tag: "Done",
-            key,
-            value: produced.value,
-            output: produced.output
-          })
-          if (cache?.runIsCurrent?.(node.qid, key) === true) return
-          return yield* saveRun(node, ref, structure, key)
-        }
+        if (quick !== undefined) return yield* settleHit(node, ref, quick.key, quick.structure, quick.produced, quick.savedMs)
         const computed = yield* Effect.suspend(() => node.task.keyInputs(depResults)).pipe(
           Effect.catchAllDefect((defect) => Effect.fail(defect)),
           Effect.flatMap((inputs) => taskKey(node.ref.kind, inputs, depKeys)),
@@ -592,6 +581,12 @@ export const runGraphs = <E, R>(
         const hit = yield* lookup(node, key)
         if (Either.isLeft(hit)) return yield* execute(node, ref, key, structure, hit.left, depResults)
         const [produced, savedMs] = hit.right
+        yield* settleHit(node, ref, key, structure, produced, savedMs)
+      })
+
+    /** A hit: reported, its value handed to its dependents, its run recorded unless the record already has this key. */
+    const settleHit = (node: Node<E, R>, ref: TaskRef, key: string, structure: KeyStructure, produced: Produced<unknown>, savedMs: number) =>
+      Effect.gen(function*() {
         yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
         yield* settle(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
           _tag: "Done",
@@ -599,6 +594,7 @@ export const runGraphs = <E, R>(
           value: produced.value,
           output: produced.output
         })
+        if (cache?.runIsCurrent?.(node.qid, key) === true) return
         yield* saveRun(node, ref, structure, key)
       })
 
