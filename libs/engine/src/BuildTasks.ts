@@ -630,7 +630,15 @@ export const layoutTask = (
         const blobs = [
           ...new Map([...local, ...baseConfig, configRef, manifestRef].map((b) => [b.digest, { digest: b.digest, size: b.size }])).values()
         ]
-        yield* Effect.forEach(blobs, (b) => store.linkBlob(b.digest, layout.blobPath(b.digest)), { concurrency: 8, discard: true })
+        // Most layers are in place from the last build: a plain check each, and only the others go through linkBlob.
+        const toLink = blobs.filter((b) => {
+          try {
+            return !store.now.blobInPlace(b.digest, layout.blobPath(b.digest))
+          } catch {
+            return true
+          }
+        })
+        yield* Effect.forEach(toLink, (b) => store.linkBlob(b.digest, layout.blobPath(b.digest)), { concurrency: 8, discard: true })
         yield* layout.writeIndex(index)
         yield* layout.prune(new Set(blobs.map((b) => b.digest)))
         const written: Written = {

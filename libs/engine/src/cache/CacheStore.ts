@@ -75,6 +75,8 @@ export interface CacheStore {
     readonly checkBlob: (ref: BlobRef) => BlobCheck
     readonly touchRecord: (key: string, seenMtimeMs?: number) => void
     readonly readDocument: <A, I>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>) => DocumentRead<A>
+    /** `dest` is already the blob (a hardlink to it): what `linkBlob` would leave `unchanged`. Throws what stat throws. */
+    readonly blobInPlace: (digest: Digest, dest: string) => boolean
     /** A small document a running task waits for, written without thread-pool round trips; the failure, if any. */
     readonly writeDocument: <A, I extends Json>(dir: DocumentDir, name: string, schema: Schema.Schema<A, I>, value: A) => CacheError | undefined
   }
@@ -737,6 +739,12 @@ const makeStore = (root: string): CacheStore => {
         }
       },
       readDocument: (dir, name, schema) => readDocumentFile(documentPath(dir, name), schema),
+      blobInPlace: (digest, dest) => {
+        if (!isDigest(digest)) return false
+        const blob = statSync(blobPath(digest), { throwIfNoEntry: false })
+        const existing = blob === undefined ? undefined : lstatSync(dest, { throwIfNoEntry: false })
+        return blob !== undefined && existing !== undefined && existing.ino === blob.ino && existing.dev === blob.dev
+      },
       writeDocument: (dir, name, schema, value) => {
         const path = documentPath(dir, name)
         return Either.match(encodeDocument(schema, value), {
