@@ -296,10 +296,14 @@ export const toolTasks = (
   const pythonDeps = Object.fromEntries(pythons.map((p) => [p.resolve.id, p.resolve] as const))
   const pythonsOf = (values: Readonly<Record<string, DepResult<unknown>>>) =>
     pythonInstalls(plan, pythons.map((p) => ({ short: p.spec.short, resolved: depValue(values, p.resolve.id, p.resolve) })))
-  const layerInputs = (values: Readonly<Record<string, DepResult<unknown>>> & { readonly resolve: DepResult<Resolved> }, tree: string) => {
-    const resolved = values.resolve.value
+  type LayerValues = Readonly<Record<string, DepResult<unknown>>> & { readonly resolve: DepResult<Resolved> }
+  /** How the layer relocates paths, and the cache image's layer it reuses when its key matches. */
+  const layerSource = (values: LayerValues) => {
     const relocation = relocationKey(request, pythonsOf(values))
-    const remote = reusable(resolved, relocation)
+    return { relocation, remote: reusable(values.resolve.value, relocation) }
+  }
+  const layerInputs = (values: LayerValues, { relocation, remote }: ReturnType<typeof layerSource>, tree: string) => {
+    const resolved = values.resolve.value
     return keyInputs("tool-layer", {
       format: LAYER_FORMAT,
       tool: request.short,
@@ -325,19 +329,19 @@ export const toolTasks = (
     output: Layer,
     blobs: blobsOf,
     inputs: (values) => {
-      const { resolve } = values
-      const remote = reusable(resolve.value, relocationKey(request, pythonsOf(values)))
+      const source = layerSource(values)
       // A reused layer's content is the remote layer's: the tool may not even be installed here.
-      const tree = remote !== undefined
-        ? Effect.succeed(remote.diffId)
-        : Effect.map(fingerprintTree(store, resolve.value.installDir, { verify: setup.verify }), (t) => t.digest)
-      return Effect.map(tree, (digest) => layerInputs(values, digest))
+      const tree = source.remote !== undefined
+        ? Effect.succeed(source.remote.diffId)
+        : Effect.map(fingerprintTree(store, values.resolve.value.installDir, { verify: setup.verify }), (t) => t.digest)
+      return Effect.map(tree, (digest) => layerInputs(values, source, digest))
     },
     quickInputs: (values) => {
-      const { resolve } = values
-      const remote = reusable(resolve.value, relocationKey(request, pythonsOf(values)))
-      const digest = remote !== undefined ? remote.diffId : fingerprintTreeNow(store, resolve.value.installDir, { verify: setup.verify })
-      return digest === undefined ? undefined : layerInputs(values, digest)
+      const source = layerSource(values)
+      const digest = source.remote !== undefined
+        ? source.remote.diffId
+        : fingerprintTreeNow(store, values.resolve.value.installDir, { verify: setup.verify })
+      return digest === undefined ? undefined : layerInputs(values, source, digest)
     },
     run: (values) =>
       Effect.gen(function*() {

@@ -131,13 +131,15 @@ const toolsDirOf = (ctx: BackendContext, request: ToolRequest) => NodePath.dirna
 const isVersionDir = (dir: string): boolean =>
   !NodePath.basename(dir).startsWith(".") && lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() === true
 
+/** A version dir (lstat) that no install left incomplete: `isInstalled` would only repeat the lstat. */
+const isInstalledVersionDir = (dir: string): boolean => isVersionDir(dir) && !existsSync(incompleteMarker(dir))
+
 /** A prefix like `20` is satisfied by an installed 20.x without asking upstream, as mise does. */
 const installedMatch = (toolsDir: string, spec: string): string | undefined => {
   if (spec === "latest" || spec.startsWith("ref:")) return undefined
   // A full version installed under its own name wins anyway: the usual pinned spec needs no listing.
   const own = NodePath.join(toolsDir, spec)
-  // A version dir (lstat) that no install left incomplete: existsSync of the dir itself would only repeat the lstat.
-  if (NodePath.dirname(own) === toolsDir && isVersionDir(own) && !existsSync(incompleteMarker(own))) return spec
+  if (NodePath.dirname(own) === toolsDir && isInstalledVersionDir(own)) return spec
   let names: ReadonlyArray<string>
   try {
     names = readdirSync(toolsDir)
@@ -145,10 +147,7 @@ const installedMatch = (toolsDir: string, spec: string): string | undefined => {
     // Nothing installed of this tool (or unreadable): nothing matches locally.
     return undefined
   }
-  const candidates = names.filter((name) => {
-    const dir = NodePath.join(toolsDir, name)
-    return isVersionDir(dir) && !existsSync(incompleteMarker(dir))
-  })
+  const candidates = names.filter((name) => isInstalledVersionDir(NodePath.join(toolsDir, name)))
   if (candidates.includes(spec)) return spec
   return Option.getOrUndefined(matchVersion(spec, candidates))
 }

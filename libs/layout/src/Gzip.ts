@@ -78,7 +78,9 @@ export const takeBuffer = (size: number): Buffer => {
   return Buffer.from(shared)
 }
 
-const isPooled = (b: Buffer): boolean => pooled.has(b.buffer) && b.byteOffset === 0 && b.length === b.buffer.byteLength
+/** `b` starts a pooled buffer (it may be shorter than it); `isPooled`: it is the whole of one. */
+const startsPooled = (b: Buffer): boolean => pooled.has(b.buffer) && b.byteOffset === 0
+const isPooled = (b: Buffer): boolean => startsPooled(b) && b.length === b.buffer.byteLength
 
 const giveBuffer = (b: Buffer): void => {
   if (!isPooled(b)) return
@@ -203,7 +205,7 @@ export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: Gzip
         continue
       }
       // The producer's last, partly filled member: it becomes the one being filled (a small layer is only that).
-      if (filling === undefined && bytes.byteOffset === 0 && bytes.buffer.byteLength === memberSize && pooled.has(bytes.buffer)) {
+      if (filling === undefined && startsPooled(bytes) && bytes.buffer.byteLength === memberSize) {
         filling = Buffer.from(bytes.buffer, 0, memberSize)
         filled = bytes.length
         continue

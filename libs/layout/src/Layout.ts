@@ -48,22 +48,22 @@ const tempName = (path: string): string => join(dirname(path), `.${basename(path
 export const writeFileAtomic = async (
   path: string,
   data: Uint8Array | string,
-  options: { readonly mode?: number; readonly tempPath?: string } = {}
-): Promise<{ readonly ino: number }> => {
+  options: { readonly mode?: number; readonly tempPath?: string; readonly inode?: boolean } = {}
+): Promise<{ readonly ino?: number }> => {
   const temp = options.tempPath ?? tempName(path)
   try {
     const fh = await open(temp, "wx", options.mode ?? 0o644)
-    let ino: number
+    let ino: number | undefined
     try {
       await fh.writeFile(data)
       await fh.sync()
-      ino = (await fh.stat()).ino
+      // `inode`: the inode written, so a caller that stats `path` afterwards can tell its file from one renamed over it.
+      if (options.inode === true) ino = (await fh.stat()).ino
     } finally {
       await fh.close()
     }
     await rename(temp, path)
-    // The inode written: a caller that stats `path` afterwards can tell its own file from one renamed over it since.
-    return { ino }
+    return ino === undefined ? {} : { ino }
   } catch (cause) {
     await rm(temp, { force: true })
     throw cause

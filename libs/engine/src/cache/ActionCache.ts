@@ -68,12 +68,10 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
     })
 
   /** A record read that found nothing to check is a miss: no entry, or an entry that cannot be read. */
-  const notFound = (key: string, read: DocumentRead<ActionRecord>): CacheLookup | undefined =>
+  const notFound = (key: string, read: Extract<DocumentRead<ActionRecord>, { readonly _tag: "Absent" | "Unreadable" }>): CacheLookup =>
     read._tag === "Absent"
       ? miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
-      : read._tag === "Unreadable"
-      ? miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
-      : undefined
+      : miss({ _tag: "Unreadable", detail: `cannot read ${read.path}: ${read.detail}` })
 
   const hitOf = (record: ActionRecord): CacheLookup => ({ _tag: "Hit", output: record.output, durationMs: record.durationMs })
 
@@ -83,7 +81,7 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
       if (read._tag === "Corrupt") {
         return yield* discard({ _tag: "Corrupt", detail: `cache entry ${read.path} is damaged: ${read.detail}` }, store.removeRecord(key))
       }
-      if (read._tag !== "Found") return notFound(key, read) ?? miss({ _tag: "Absent", detail: `no cache entry for key ${key}` })
+      if (read._tag !== "Found") return notFound(key, read)
       const bad = yield* checkBlobs(read.value)
       if (Option.isSome(bad)) return bad.value
       // Last-used stamp for prune; a read-only cache still serves hits, it just cannot order them.
@@ -95,6 +93,7 @@ export const makeActionCache = (store: CacheStore, options: ActionCacheOptions =
     if (options.verify === true) return undefined
     const read = store.now.readRecord(key)
     // A damaged entry is left to `lookup`, which logs and removes it.
+    if (read._tag === "Corrupt") return undefined
     if (read._tag !== "Found") return notFound(key, read)
     for (const ref of read.value.blobs) {
       const check = store.now.checkBlob(ref)

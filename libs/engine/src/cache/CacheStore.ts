@@ -58,8 +58,10 @@ export interface CacheStore {
   readonly readBlob: (digest: Digest, options?: { readonly verify?: boolean }) => Effect.Effect<Uint8Array, CacheError>
   readonly readRecord: (key: string) => Effect.Effect<DocumentRead<ActionRecord>>
   readonly writeRecord: (record: ActionRecord) => Effect.Effect<void, CacheError>
-  /** Marks a record as used now (to the hour); `prune` evicts the least recently used. */
-  /** `seenMtimeMs`: the record's mtime as just read, which spares a stat when it is recent. */
+  /**
+   * Marks a record as used now (to the hour); `prune` evicts the least recently used. `seenMtimeMs`: the record's
+   * mtime as just read, which spares a stat when it is recent.
+   */
   readonly touchRecord: (key: string, seenMtimeMs?: number) => Effect.Effect<void, CacheError>
   readonly removeRecord: (key: string) => Effect.Effect<void, CacheError>
   readonly removeBlob: (digest: Digest) => Effect.Effect<void, CacheError>
@@ -209,8 +211,12 @@ const withParent = async <A>(path: string, f: () => Promise<A>): Promise<A> => {
 }
 
 /** Temp file beside the destination (named so `prune` knows it), fsynced, then renamed over it. */
-export const writeFileAtomic = (path: string, data: Uint8Array | string, mode = 0o644): Promise<{ readonly ino: number }> =>
-  withParent(path, () => writeLayoutFileAtomic(path, data, { mode, tempPath: tempBeside(path) }))
+export const writeFileAtomic = (path: string, data: Uint8Array | string, mode = 0o644): Promise<void> =>
+  withParent(path, async () => void (await writeLayoutFileAtomic(path, data, { mode, tempPath: tempBeside(path) })))
+
+/** `writeFileAtomic` that also tells the inode it wrote. */
+const writeFileAtomicIdentified = (path: string, data: string): Promise<number | undefined> =>
+  withParent(path, async () => (await writeLayoutFileAtomic(path, data, { tempPath: tempBeside(path), inode: true })).ino)
 
 /**
  * `writeFileAtomic` in one synchronous step (temp file, fsync, rename): for a small document that a running task
@@ -482,27 +488,26 @@ const makeStore = (root: string): CacheStore => {
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
   )
 
+  /** `dest` is already the blob (a hardlink to it): two stat syscalls. Throws what stat throws. */
+  const blobInPlace = (digest: Digest, dest: string): boolean => {
+    const blob = statSync(blobPath(digest), { throwIfNoEntry: false })
+    const existing = blob === undefined ? undefined : lstatSync(dest, { throwIfNoEntry: false })
+    return blob !== undefined && existing !== undefined && existing.ino === blob.ino && existing.dev === blob.dev
+  }
+
   const linkBlob: CacheStore["linkBlob"] = (digest, dest) =>
     Effect.flatMap(guardDigest(digest), (digest) => {
-      const source = blobPath(digest)
       // A layout rewrite links every layer again, most already in place: two stat syscalls, no promise.
-      const blob = Either.try({ try: () => statSync(source, { throwIfNoEntry: false }), catch: ioError("place blob at", dest) })
-      if (Either.isLeft(blob)) return Effect.fail(blob.left)
-      if (blob.right === undefined) {
-        return Effect.fail(
-          new CacheError({
+      if (Either.getOrElse(Either.try(() => blobInPlace(digest, dest)), () => false)) return Effect.succeed("unchanged" as const)
+      const source = blobPath(digest)
+      return attempt("place blob at", dest, async () => {
+        if (statSync(source, { throwIfNoEntry: false }) === undefined) {
+          throw new CacheError({
             reason: "BlobMissing",
             path: source,
             message: `cache: blob ${digest} is not in the cache (${source}); rerun the build without the cache (--force) to recreate it`
           })
-        )
-      }
-      const existing = Either.try({ try: () => lstatSync(dest, { throwIfNoEntry: false }), catch: ioError("place blob at", dest) })
-      if (Either.isLeft(existing)) return Effect.fail(existing.left)
-      if (existing.right !== undefined && existing.right.ino === blob.right.ino && existing.right.dev === blob.right.dev) {
-        return Effect.succeed("unchanged" as const)
-      }
-      return attempt("place blob at", dest, async () => {
+        }
         await mkdir(dirname(dest), { recursive: true })
         const temp = tempBeside(dest)
         try {
@@ -547,8 +552,8 @@ const makeStore = (root: string): CacheStore => {
       onLeft: (detail) => Effect.fail(ioError("encode", path)(new Error(detail))),
       onRight: (text) =>
         attempt("write", path, async () => {
-          const written = await writeFileAtomic(path, text)
-          rememberWritten(path, written.ino, schema, value)
+          const ino = await writeFileAtomicIdentified(path, text)
+          if (ino !== undefined) rememberWritten(path, ino, schema, value)
         })
     })
 
@@ -739,12 +744,7 @@ const makeStore = (root: string): CacheStore => {
         }
       },
       readDocument: (dir, name, schema) => readDocumentFile(documentPath(dir, name), schema),
-      blobInPlace: (digest, dest) => {
-        if (!isDigest(digest)) return false
-        const blob = statSync(blobPath(digest), { throwIfNoEntry: false })
-        const existing = blob === undefined ? undefined : lstatSync(dest, { throwIfNoEntry: false })
-        return blob !== undefined && existing !== undefined && existing.ino === blob.ino && existing.dev === blob.dev
-      },
+      blobInPlace: (digest, dest) => isDigest(digest) && blobInPlace(digest, dest),
       writeDocument: (dir, name, schema, value) => {
         const path = documentPath(dir, name)
         return Either.match(encodeDocument(schema, value), {

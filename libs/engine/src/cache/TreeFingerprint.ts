@@ -341,17 +341,11 @@ export const fingerprintTree = (
     const walked = yield* walk(rootPath, rootBytes)
     const windowMs = options.racyWindowMs ?? racyWindowFor(walked.map((e) => e.stats.ctimeMs))
     const statsDigest = statsDigestOf(walked)
-    const summaryName = `${snapshotName}.summary`
+    const summaryName = summaryNameOf(rootPath)
 
-    // The warm path: the same entries with the same stats as at the last fingerprint, none of them racy.
-    if (options.verify !== true) {
-      const summary = yield* store.readDocument("trees", summaryName, SummarySchema)
-      if (
-        summary._tag === "Found" && summary.value.root === rootPath && summary.value.statsDigest === statsDigest &&
-        settled(walked, summary.value.takenAtMs, windowMs)
-      ) {
-        return { digest: summary.value.digest, entries: walked.length, hashedFiles: 0, source: "snapshot" } satisfies TreeFingerprint
-      }
+    const unchanged = summarizedDigest(store, rootPath, walked, statsDigest, windowMs, options)
+    if (unchanged !== undefined) {
+      return { digest: unchanged, entries: walked.length, hashedFiles: 0, source: "snapshot" } satisfies TreeFingerprint
     }
 
     const previous: Option.Option<Snapshot> = options.verify === true
@@ -403,6 +397,29 @@ export const fingerprintTree = (
     return { digest, entries: walked.length, hashedFiles, source: "hashed" } satisfies TreeFingerprint
   })
 
+/** The summary document of a tree, beside its snapshot (named by the sha256 of the root path). */
+const summaryNameOf = (rootPath: string): string => `${sha256Hex(rootPath)}.summary`
+
+/**
+ * The warm path: the digest saved at the tree's last fingerprint, when its entries have the same stats as then
+ * (`statsDigest`) and none of them is racy; undefined otherwise, and with `verify`.
+ */
+const summarizedDigest = (
+  store: CacheStore,
+  rootPath: string,
+  walked: ReadonlyArray<Walked>,
+  statsDigest: string,
+  windowMs: number,
+  options: TreeFingerprintOptions
+): Digest | undefined => {
+  if (options.verify === true) return undefined
+  const summary = store.now.readDocument("trees", summaryNameOf(rootPath), SummarySchema)
+  return summary._tag === "Found" && summary.value.root === rootPath && summary.value.statsDigest === statsDigest &&
+      settled(walked, summary.value.takenAtMs, windowMs)
+    ? summary.value.digest
+    : undefined
+}
+
 /** Past this many entries the quick check gives way to `fingerprintTree`, which yields while it walks. */
 const QUICK_LIMIT = 2048
 
@@ -418,12 +435,8 @@ export const fingerprintTreeNow = (store: CacheStore, root: string, options: Tre
   if (rootStats?.isDirectory() !== true) return undefined
   const walked = walkNow(rootBytes, rootStats, QUICK_LIMIT)
   if (walked === undefined) return undefined
-  const summary = store.now.readDocument("trees", `${sha256Hex(rootPath)}.summary`, SummarySchema)
   const windowMs = options.racyWindowMs ?? racyWindowFor(walked.map((e) => e.stats.ctimeMs))
-  return summary._tag === "Found" && summary.value.root === rootPath && summary.value.statsDigest === statsDigestOf(walked) &&
-      settled(walked, summary.value.takenAtMs, windowMs)
-    ? summary.value.digest
-    : undefined
+  return summarizedDigest(store, rootPath, walked, statsDigestOf(walked), windowMs, options)
 }
 
 const FILE_FORMAT = "engine-file-snapshot/2"

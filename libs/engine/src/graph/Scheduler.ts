@@ -177,6 +177,14 @@ type Outcome =
   | { readonly _tag: "NotDone"; readonly because: TaskRef }
   | { readonly _tag: "Pending"; readonly because: TaskRef }
 
+/** A cache hit as the scheduler settles it. */
+interface Hit {
+  readonly key: string
+  readonly structure: KeyStructure
+  readonly produced: Produced<unknown>
+  readonly savedMs: number
+}
+
 interface Node<E, R> {
   readonly ref: TaskRef
   readonly qid: string
@@ -249,12 +257,12 @@ export const runGraphs = <E, R>(
     const dryRun = options.dryRun === true
     const cache = options.cache
 
-    const settle = (node: Node<E, R>, result: TaskResult, outcome: Outcome) =>
-      Effect.suspend(() => {
-        results.set(node.qid, result)
-        if (outcome._tag === "Done") values.set(node.qid, outcome.value)
-        return Effect.asVoid(Deferred.succeed(node.done, outcome))
-      })
+    const settleNow = (node: Node<E, R>, result: TaskResult, outcome: Outcome): void => {
+      results.set(node.qid, result)
+      if (outcome._tag === "Done") values.set(node.qid, outcome.value)
+      Deferred.unsafeDone(node.done, Exit.succeed(outcome))
+    }
+    const settle = (node: Node<E, R>, result: TaskResult, outcome: Outcome) => Effect.sync(() => settleNow(node, result, outcome))
 
     const fail = (node: Node<E, R>, ref: TaskRef, key: string | undefined, cause: unknown) =>
       Effect.gen(function*() {
@@ -417,13 +425,31 @@ export const runGraphs = <E, R>(
       return found?._tag === "Hit" ? { ...computed.right, found } : undefined
     }
 
-    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>, probed = quickProbe(node, deps)) => {
+    const quickHit = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>, probed = quickProbe(node, deps)): Hit | undefined => {
       if (probed === undefined || owners.has(probed.key)) return undefined
       const produced = node.task.quickRestore(probed.found.output)
       if (produced === undefined) return undefined
       owners.set(probed.key, node)
       return { key: probed.key, structure: probed.structure, produced, savedMs: probed.found.durationMs }
     }
+
+    /** Hands a hit's value to its dependents; returns the run record to write, unless the recorded run has this key. */
+    const settleHitNow = (node: Node<E, R>, ref: TaskRef, { key, structure, produced, savedMs }: Hit) => {
+      settleNow(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
+        _tag: "Done",
+        key,
+        value: produced.value,
+        output: produced.output
+      })
+      return cache?.runIsCurrent?.(node.qid, key) === true ? undefined : saveRun(node, ref, structure, key)
+    }
+
+    const settleHit = (node: Node<E, R>, ref: TaskRef, hit: Hit) =>
+      Effect.gen(function*() {
+        yield* report(TaskEvent.Cached({ task: ref, key: hit.key, savedMs: hit.savedMs }))
+        const record = settleHitNow(node, ref, hit)
+        if (record !== undefined) yield* record
+      })
 
     /** The keys of the dependencies that go into a task's key, by alias. */
     const depKeysOf = (node: Node<E, R>, deps: ReadonlyMap<string, DepResult<unknown>>): Readonly<Record<string, string>> =>
@@ -437,35 +463,32 @@ export const runGraphs = <E, R>(
 
     /**
      * Settles a task as a hit in plain code if it can (its dependencies swept, `quickHit` says yes): no fiber, no
-     * Effect. Its event and, if its recorded run is not this key, the run record to write are left for the caller.
+     * Effect. Its event and the run record to write, if any, are left for the caller. `tried` when it is not a hit
+     * after all, `waits` when a dependency was not swept. `probed`: a root's entry as the sweep already looked it up.
      */
     const sweepOne = (
       node: Node<E, R>,
       events: Array<TaskEvent>,
       later: Array<Effect.Effect<void, TaskFailed, R>>,
-      probed?: ReturnType<typeof quickProbe>
-    ): boolean => {
-      if (cache?.quickLookup === undefined) return false
+      probed: ReturnType<typeof quickProbe> | "unprobed"
+    ): "settled" | "tried" | "waits" => {
+      if (cache?.quickLookup === undefined) return "waits"
       const deps = new Map<string, DepResult<unknown>>()
       for (const [alias, qid] of node.deps) {
         const done = swept.get(qid)
-        if (done === undefined) return false
+        if (done === undefined) return "waits"
         deps.set(alias, { value: done.value, key: done.key, output: done.output })
       }
       const labelled = Either.try(() => node.task.label(deps))
-      if (Either.isLeft(labelled)) return false
-      const hit = quickHit(node, deps, probed ?? quickProbe(node, deps))
-      if (hit === undefined) return false
-      const { key, structure, produced, savedMs } = hit
+      if (Either.isLeft(labelled)) return "waits"
+      const hit = quickHit(node, deps, probed === "unprobed" ? quickProbe(node, deps) : probed)
+      if (hit === undefined) return "tried"
       const ref: TaskRef = { ...node.ref, label: labelled.right }
-      const outcome = { _tag: "Done", key, value: produced.value, output: produced.output } as const
-      results.set(node.qid, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure })
-      values.set(node.qid, produced.value)
-      swept.set(node.qid, outcome)
-      Deferred.unsafeDone(node.done, Exit.succeed(outcome))
-      events.push(TaskEvent.Cached({ task: ref, key, savedMs }))
-      if (cache.runIsCurrent?.(node.qid, key) !== true) later.push(saveRun(node, ref, structure, key))
-      return true
+      events.push(TaskEvent.Cached({ task: ref, key: hit.key, savedMs: hit.savedMs }))
+      const record = settleHitNow(node, ref, hit)
+      if (record !== undefined) later.push(record)
+      swept.set(node.qid, { _tag: "Done", key: hit.key, value: hit.produced.value, output: hit.produced.output })
+      return "settled"
     }
 
     /**
@@ -502,13 +525,18 @@ export const runGraphs = <E, R>(
         while (next < order.length) {
           const events: Array<TaskEvent> = []
           const later: Array<Effect.Effect<void, TaskFailed, R>> = []
-          const full: Array<Node<E, R>> = []
+          const full: Array<readonly [Node<E, R>, quickTried: boolean]> = []
           const until = performance.now() + SWEEP_SLICE_MS
           do {
             const node = order[next++]
-            if (node !== undefined && !sweepOne(node, events, later, probes.get(node))) full.push(node)
+            if (node === undefined) continue
+            // A root whose entry the sweep did not find is not looked up again: it was tried.
+            const verdict = probes.has(node) && probes.get(node) === undefined
+              ? "tried"
+              : sweepOne(node, events, later, probes.has(node) ? probes.get(node) : "unprobed")
+            if (verdict !== "settled") full.push([node, verdict === "tried"])
           } while (next < order.length && performance.now() < until)
-          for (const node of full) yield* start(runNode(node))
+          for (const [node, quickTried] of full) yield* start(runNode(node, quickTried))
           for (const event of events) yield* report(event)
           for (const effect of later) yield* start(effect)
           if (next < order.length) yield* nextLoopTurn
@@ -532,7 +560,8 @@ export const runGraphs = <E, R>(
         return Either.right(depResults)
       })
 
-    const runNode = (node: Node<E, R>): Effect.Effect<void, TaskFailed, R> =>
+    /** `quickTried`: the sweep already found the quick path no hit for this task; it is not tried again. */
+    const runNode = (node: Node<E, R>, quickTried = false): Effect.Effect<void, TaskFailed, R> =>
       Effect.gen(function*() {
         const awaited = yield* awaitDeps(node)
         if (Either.isLeft(awaited)) {
@@ -551,8 +580,8 @@ export const runGraphs = <E, R>(
         const ref: TaskRef = Either.isRight(labelled) ? { ...node.ref, label: labelled.right } : node.ref
         if (Either.isLeft(labelled)) return yield* fail(node, ref, undefined, labelled.left)
         const depKeys = depKeysOf(node, depResults)
-        const quick = quickHit(node, depResults)
-        if (quick !== undefined) return yield* settleHit(node, ref, quick.key, quick.structure, quick.produced, quick.savedMs)
+        const quick = quickTried ? undefined : quickHit(node, depResults)
+        if (quick !== undefined) return yield* settleHit(node, ref, quick)
         const computed = yield* Effect.suspend(() => node.task.keyInputs(depResults)).pipe(
           Effect.catchAllDefect((defect) => Effect.fail(defect)),
           Effect.flatMap((inputs) => taskKey(node.ref.kind, inputs, depKeys)),
@@ -581,21 +610,7 @@ export const runGraphs = <E, R>(
         const hit = yield* lookup(node, key)
         if (Either.isLeft(hit)) return yield* execute(node, ref, key, structure, hit.left, depResults)
         const [produced, savedMs] = hit.right
-        yield* settleHit(node, ref, key, structure, produced, savedMs)
-      })
-
-    /** A hit: reported, its value handed to its dependents, its run recorded unless the record already has this key. */
-    const settleHit = (node: Node<E, R>, ref: TaskRef, key: string, structure: KeyStructure, produced: Produced<unknown>, savedMs: number) =>
-      Effect.gen(function*() {
-        yield* report(TaskEvent.Cached({ task: ref, key, savedMs }))
-        yield* settle(node, { task: ref, status: "cached", key, durationMs: 0, savedMs, output: produced.output, structure }, {
-          _tag: "Done",
-          key,
-          value: produced.value,
-          output: produced.output
-        })
-        if (cache?.runIsCurrent?.(node.qid, key) === true) return
-        yield* saveRun(node, ref, structure, key)
+        yield* settleHit(node, ref, { key, structure, produced, savedMs })
       })
 
     const summarize = Effect.gen(function*() {
