@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -162,6 +162,30 @@ describe("fingerprintTree", () => {
     const file = path.join(tree, "README")
     const error = await run(Effect.flip(fingerprintTree(store, file)))
     expect(error).toMatchObject({ _tag: "TreeError", root: file, message: `${file} is not a directory; cannot fingerprint it as a tree` })
+  })
+})
+
+describe("a snapshot that cannot be saved", () => {
+  it("is a logged warning: the fingerprint stands, nothing half-written is left, and the next call hashes again", async () => {
+    // `trees` is a file, not a folder: the snapshot's temp file cannot be created in it.
+    const trees = path.join(store.root, "trees")
+    fs.rmSync(trees, { recursive: true, force: true })
+    fs.writeFileSync(trees, "not a folder")
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ message }) => void warnings.push(String(message)))
+    const withLogs = <A, E>(effect: Effect.Effect<A, E>) => run(Effect.provide(effect, Logger.replace(Logger.defaultLogger, logger)))
+    const { reads, hashFile } = counting()
+    const first = await withLogs(fingerprintTree(store, tree, { hashFile, racyWindowMs: 0 }))
+    expect(first).toMatchObject({ source: "hashed", hashedFiles: REGULAR_FILES })
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(new RegExp(`^tree fingerprint of ${tree} not saved: cache: cannot write ${trees}/[0-9a-f]{64}\\.json: `))
+    expect(fs.readFileSync(trees, "utf8")).toBe("not a folder")
+    expect(fs.readdirSync(store.root).filter((name) => name.includes(".tmp-"))).toEqual([])
+    reads.length = 0
+    const second = await withLogs(fingerprintTree(store, tree, { hashFile, racyWindowMs: 0 }))
+    expect(second).toEqual(first)
+    expect(reads).toHaveLength(REGULAR_FILES)
+    expect(fingerprintTreeNow(store, tree, { racyWindowMs: 0 })).toBeUndefined()
   })
 })
 
