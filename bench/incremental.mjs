@@ -35,15 +35,22 @@ const pair = (label, proj, miseCmd, engineCmd, opts = {}) => {
   return { label, mise: m, engine: e, nd, target: opts.target }
 }
 
-// A small tool whose version is bumped before every timed run: each run sees a version neither tool has cached.
+// A small tool whose version is bumped before every timed run: each run sees a version neither tool has built, in
+// this invocation or an earlier one (the engine's cache outlives them: a version seen before would be a layer hit).
+// The bumped versions of earlier invocations are removed first, so the data dir does not grow run after run.
+const invocation = Date.now().toString(36)
 let bumpCounter = 0
 const bumper = (proj, others) => () => {
   bumpCounter++
-  const v = `1.0.${bumpCounter}`
+  const v = `1.${parseInt(invocation, 36) % 1e9}.${bumpCounter}`
   makeTool(data, "small", v, 1)
   fs.writeFileSync(path.join(proj, "mise.toml"), toolToml([...others, ["small", v, 1]]))
 }
 
+const smallDir = path.join(data, "installs", "http-small")
+for (const entry of fs.existsSync(smallDir) ? fs.readdirSync(smallDir) : []) {
+  if (entry !== "1.0.0" && entry !== ".1.0.0.bench-complete") fs.rmSync(path.join(smallDir, entry), { recursive: true, force: true })
+}
 makeTool(data, "small", "1.0.0", 1)
 if (only !== "scaling") {
   makeTool(data, "big", "1.0.0", 150)
