@@ -104,6 +104,28 @@ describe("engine through its daemon", () => {
     expect(mode("out-daemon") & 0o077).toBe(0)
   }, 60_000)
 
+  it("what the daemon remembers of the cache does not outlive `engine cache clear` in a process of its own", async () => {
+    const dir = path.join(work, "remembered")
+    put(path.join(dir, "tool", "bin", "hello"), "#!/bin/sh\necho hello\n", 0o755)
+    put(path.join(dir, "mise.toml"), `[tools]\n"http:hello" = "path:./tool"\n`)
+    const env = { ENGINE_CACHE_DIR: path.join(work, "cache-remembered") }
+    const tasks = async () => {
+      const before = await served()
+      const r = await run([...BUILD, "-o", "out"], { cwd: dir, env })
+      expect(r.code, r.stderr).toBe(0)
+      expect(await served()).toBe(before + 1)
+      return (JSON.parse(r.stdout) as { tasks: { ran: number; cached: number } }).tasks
+    }
+    expect((await tasks()).ran).toBeGreaterThan(0)
+    expect(await tasks()).toMatchObject({ ran: 0 })
+    const cleared = await run(["cache", "clear"], { env: { ...env, ENGINE_DAEMON: "0" } })
+    expect(cleared.code, cleared.stderr).toBe(0)
+    // Cold again: every layer is built anew, none restored from what the daemon had read before the clear.
+    const after = await tasks()
+    expect(after.ran).toBeGreaterThanOrEqual(3)
+    expect(after.cached).toBe(0)
+  }, 60_000)
+
   it("a failing command has the same exit code and message as without the daemon", async () => {
     const dir = path.join(work, "broken")
     put(path.join(dir, "mise.toml"), `[tools]\nnode = "20"\n[oci\n`)

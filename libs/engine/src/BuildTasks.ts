@@ -282,8 +282,9 @@ export const toolTasks = (
   pythons: ReadonlyArray<ToolTasks> = []
 ): ToolTasks => {
   const { plan, ctx, store } = setup
-  const reusable = (r: Resolved, relocation: string) =>
-    findReusable(setup.reuse, {
+  // Only a push has layers of a previous image to reuse.
+  const reusable = (r: Resolved, relocation: string): RemoteLayer | undefined =>
+    setup.reuse.length === 0 ? undefined : findReusable(setup.reuse, {
       short: request.short,
       version: r.version,
       prefix: imageRootOf(plan.mountPoint, resolvedTool(request, r)).slice(1),

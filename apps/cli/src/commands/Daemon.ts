@@ -1,4 +1,5 @@
 import { Command } from "@effect/cli"
+import { trustRememberedDocuments } from "@engine/engine"
 import { Console, Effect } from "effect"
 import * as path from "node:path"
 import { exchange, locate, startDaemon } from "../daemon/Client"
@@ -38,6 +39,8 @@ const serveCommand = (run: (argv: ReadonlyArray<string>) => Effect.Effect<void>)
       const where = yield* located
       // Each command runs in its client's directory and comes back here: "/" never goes away under the daemon.
       process.chdir("/")
+      // Cache documents this process read or wrote are taken from memory until the cache's generation changes.
+      trustRememberedDocuments(true)
       const idle = Number(process.env.ENGINE_DAEMON_IDLE_MS ?? "")
       yield* serve({ ...where, idleMs: Number.isFinite(idle) && idle > 0 ? idle : 3 * HOUR, run })
     })).pipe(Command.withDescription("Run the daemon in the foreground (clients start it in the background by themselves)"))

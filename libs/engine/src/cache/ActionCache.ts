@@ -34,7 +34,17 @@ export interface ActionCache extends TaskCache {
   readonly lastRunRecord: (taskId: string) => Effect.Effect<Option.Option<RunRecord>>
 }
 
-const runName = (taskId: string) => sha256Hex(taskId)
+/** A task's run document is named by the sha256 of its id; ids repeat build after build (in the daemon). */
+const runNames = new Map<string, string>()
+const runName = (taskId: string): string => {
+  let name = runNames.get(taskId)
+  if (name === undefined) {
+    if (runNames.size >= 20_000) runNames.clear()
+    name = sha256Hex(taskId)
+    runNames.set(taskId, name)
+  }
+  return name
+}
 
 export const makeActionCache = (store: CacheStore, options: ActionCacheOptions = {}): ActionCache => {
   const now = options.now ?? (() => new Date())

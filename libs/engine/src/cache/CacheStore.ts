@@ -351,6 +351,10 @@ const readDocumentFile = <A, I>(path: string, schema: Schema.Schema<A, I>): Docu
   let text: string
   let identity: Omit<Remembered, "values"> | undefined
   try {
+    if (trustRemembered) {
+      const known = remembered.get(path)
+      if (known?.values.has(schema) === true) return { _tag: "Found", value: known.values.get(schema) as A, path, mtimeMs: known.mtimeMs }
+    }
     const st = statSync(path, { throwIfNoEntry: false })
     if (st === undefined) return { _tag: "Absent", path }
     identity = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs }
@@ -383,6 +387,63 @@ const rememberWritten = <A, I>(path: string, ino: number, schema: Schema.Schema<
   remembered.set(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, values: new Map([[schema, value]]) })
 }
 
+/**
+ * A long-lived process (the daemon) takes what it remembers of a document as is, without the stat that would check
+ * the file still holds it: what it remembers it read or wrote itself, and each such fact stays true (a record maps
+ * its key to its output; a tree summary maps stats to the digest it hashed; a run record is advisory). Until the
+ * cache's generation changes: `clear` and `prune` (in any process) write a new generation file, and a store opened
+ * afterwards forgets everything remembered of that cache. So a cleared cache is cold for the daemon too. A record
+ * damaged or deleted behind its back is not noticed while it is remembered; the blobs a hit needs are still
+ * checked every time, and a one-shot process reads every document.
+ */
+let trustRemembered = false
+export const trustRememberedDocuments = (trust: boolean): void => {
+  trustRemembered = trust
+}
+
+/** `root`'s generation file as last seen by this process (ino, size, mtime, ctime), by cache root. */
+const generations = new Map<string, string>()
+const GENERATION_FILE = "generation"
+
+const forgetUnder = (root: string): void => {
+  const prefix = join(root, "/")
+  for (const path of remembered.keys()) if (path.startsWith(prefix)) remembered.delete(path)
+}
+
+const identityOf = (st: { readonly ino: number; readonly size: number; readonly mtimeMs: number; readonly ctimeMs: number }) =>
+  `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+
+/**
+ * The generation file of `root` (made if missing: a cache dir deleted and made again has a new one); when it is not
+ * the one this process saw last, everything remembered under `root` is forgotten.
+ */
+const checkGeneration = (root: string): void => {
+  const path = join(root, GENERATION_FILE)
+  try {
+    let st = statSync(path, { throwIfNoEntry: false })
+    if (st === undefined) {
+      writeFileAtomicNow(path, `${randomUUID()}\n`)
+      st = statSync(path)
+    }
+    const seen = identityOf(st)
+    const before = generations.get(root)
+    if (before !== undefined && before !== seen) forgetUnder(root)
+    generations.set(root, seen)
+  } catch {
+    // A read-only cache still serves hits; without a generation to go by, nothing remembered of it is kept.
+    forgetUnder(root)
+    generations.delete(root)
+  }
+}
+
+/** After a clear or prune: a new generation file, so other processes forget what they remember of this cache. */
+const newGeneration = (root: string): void => {
+  forgetUnder(root)
+  const path = join(root, GENERATION_FILE)
+  writeFileAtomicNow(path, `${randomUUID()}\n`)
+  generations.set(root, identityOf(statSync(path)))
+}
+
 const TOUCH_INTERVAL_MS = 60 * 60 * 1000
 
 const LINK_UNSUPPORTED = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
@@ -392,6 +453,7 @@ export const openCacheStore = (root: string): Effect.Effect<CacheStore, CacheErr
   attempt("create the cache dir", root, async () => {
     await mkdir(join(root, "blobs", "sha256"), { recursive: true })
     await mkdir(join(root, "ac"), { recursive: true })
+    checkGeneration(root)
     return makeStore(root)
   })
 
@@ -587,7 +649,10 @@ const makeStore = (root: string): CacheStore => {
     Effect.flatMap(guardKey(key), (key) => Effect.try({ try: () => touchRecordFile(key, seenMtimeMs), catch: ioError("mark as used", recordPath(key)) }))
 
   const removeRecord: CacheStore["removeRecord"] = (key) =>
-    Effect.flatMap(guardKey(key), (key) => attempt("remove", recordPath(key), () => rm(recordPath(key), { force: true })))
+    Effect.flatMap(guardKey(key), (key) => {
+      remembered.delete(recordPath(key))
+      return attempt("remove", recordPath(key), () => rm(recordPath(key), { force: true }))
+    })
 
   const removeBlob: CacheStore["removeBlob"] = (digest) =>
     Effect.flatMap(guardDigest(digest), (digest) => attempt("remove", blobPath(digest), () => rm(blobPath(digest), { force: true })))
@@ -708,6 +773,7 @@ const makeStore = (root: string): CacheStore => {
         await rm(path, { recursive: true, force: true })
         result.removedTemps++
       }
+      newGeneration(root)
       return { ...result, remainingBytes: size() }
     })
 
@@ -715,6 +781,7 @@ const makeStore = (root: string): CacheStore => {
     for (const dir of ["ac", "blobs", "runs", "trees", "tmp"]) await rm(join(root, dir), { recursive: true, force: true })
     await mkdir(blobsDir, { recursive: true })
     await mkdir(acDir, { recursive: true })
+    newGeneration(root)
   })
 
   return {

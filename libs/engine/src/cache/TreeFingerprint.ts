@@ -398,7 +398,16 @@ export const fingerprintTree = (
   })
 
 /** The summary document of a tree, beside its snapshot (named by the sha256 of the root path). */
-const summaryNameOf = (rootPath: string): string => `${sha256Hex(rootPath)}.summary`
+const summaryNames = new Map<string, string>()
+const summaryNameOf = (rootPath: string): string => {
+  let name = summaryNames.get(rootPath)
+  if (name === undefined) {
+    if (summaryNames.size >= 20_000) summaryNames.clear()
+    name = `${sha256Hex(rootPath)}.summary`
+    summaryNames.set(rootPath, name)
+  }
+  return name
+}
 
 /**
  * The warm path: the digest saved at the tree's last fingerprint, when its entries have the same stats as then

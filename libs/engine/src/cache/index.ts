@@ -15,6 +15,7 @@ export {
   openCacheStore,
   type PruneOptions,
   type PruneResult,
+  trustRememberedDocuments,
   writeFileAtomic
 } from "./CacheStore"
 export { fingerprintFile, fingerprintTree, fingerprintTreeNow, hashTreeFile, TreeError, type TreeFingerprint, type TreeFingerprintOptions } from "./TreeFingerprint"

@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { type ActionRecord, CacheError, type CacheStore, type Digest, openCacheStore } from "../../src/cache/CacheStore"
+import { type ActionRecord, CacheError, type CacheStore, type Digest, openCacheStore, trustRememberedDocuments } from "../../src/cache/CacheStore"
 
 const digestOf = (data: string | Uint8Array): Digest => `sha256:${createHash("sha256").update(data).digest("hex")}`
 const keyOf = (s: string) => createHash("sha256").update(s).digest("hex")
@@ -202,8 +202,11 @@ describe("ls, stats, prune, clear", () => {
     await setup()
     fs.mkdirSync(path.join(store.root, "downloads"), { recursive: true })
     fs.writeFileSync(path.join(store.root, "downloads", "node.tar.gz"), "keep me")
+    const generation = fs.readFileSync(path.join(store.root, "generation"), "utf8")
     await run(store.clear)
-    expect(listAll(store.root)).toEqual(["downloads/node.tar.gz"])
+    // The generation file stays, renewed: other processes forget what they remembered of this cache.
+    expect(listAll(store.root)).toEqual(["downloads/node.tar.gz", "generation"])
+    expect(fs.readFileSync(path.join(store.root, "generation"), "utf8")).not.toBe(generation)
     expect(await run(store.stats)).toEqual({ records: 0, blobs: 0, bytes: 0, blobBytes: 0 })
     expect(await run(store.putBlob(new Uint8Array([1])))).toMatchObject({ size: 1 })
   })
@@ -238,7 +241,7 @@ describe("temp dirs", () => {
   })
 })
 
-describe("documents read again in one process (the daemon)", () => {
+describe("documents read again in one process", () => {
   it("a record changed in place, even to the same size and mtime, is read afresh, never the remembered one", async () => {
     const r = record("same-size", [])
     await run(store.writeRecord(r))
@@ -285,5 +288,62 @@ describe("documents read again in one process (the daemon)", () => {
     fs.utimesSync(file, old, old)
     await run(store.touchRecord(r.key))
     expect(Date.now() - fs.statSync(file).mtimeMs).toBeLessThan(60_000)
+  })
+})
+
+describe("documents remembered by a process that trusts them (the daemon)", () => {
+  beforeEach(() => trustRememberedDocuments(true))
+  afterEach(() => trustRememberedDocuments(false))
+
+  const damage = (file: string) => fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("1234", "4321"))
+
+  it("a remembered record is served without reading its file again, even damaged or deleted behind its back", async () => {
+    const r = record("trusted", [])
+    await run(store.writeRecord(r))
+    const file = path.join(store.root, "ac", `${r.key}.json`)
+    damage(file)
+    expect(await run(store.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 1234 } })
+    fs.rmSync(file)
+    expect(await run(store.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 1234 } })
+    // A record never remembered is read from disk as ever.
+    expect((await run(store.readRecord(keyOf("never-written"))))._tag).toBe("Absent")
+  })
+
+  it("a clear or prune in another process (a new generation file) is seen when the cache is opened next: nothing remembered of it is kept", async () => {
+    const r = record("generations", [])
+    await run(store.writeRecord(r))
+    const file = path.join(store.root, "ac", `${r.key}.json`)
+    damage(file)
+    // Opening again with the same generation keeps what is remembered.
+    const same = await run(openCacheStore(store.root))
+    expect(await run(same.readRecord(r.key))).toMatchObject({ _tag: "Found", value: { durationMs: 1234 } })
+    // Another process's clear or prune renames a new generation file in.
+    const next = path.join(store.root, ".generation-next")
+    fs.writeFileSync(next, "another generation\n")
+    fs.renameSync(next, path.join(store.root, "generation"))
+    const reopened = await run(openCacheStore(store.root))
+    expect((await run(reopened.readRecord(r.key)))._tag).toBe("Corrupt")
+  })
+
+  it("a cache dir deleted and made again is a new generation; clear, prune and removeRecord in this process forget at once", async () => {
+    const r = record("deleted", [])
+    await run(store.writeRecord(r))
+    expect((await run(store.readRecord(r.key)))._tag).toBe("Found")
+    fs.rmSync(store.root, { recursive: true, force: true })
+    const remade = await run(openCacheStore(store.root))
+    expect((await run(remade.readRecord(r.key)))._tag).toBe("Absent")
+
+    await run(remade.writeRecord(r))
+    await run(remade.removeRecord(r.key))
+    expect((await run(remade.readRecord(r.key)))._tag).toBe("Absent")
+
+    await run(remade.writeRecord(r))
+    await run(remade.clear)
+    expect((await run(remade.readRecord(r.key)))._tag).toBe("Absent")
+
+    await run(remade.writeRecord(r))
+    fs.rmSync(path.join(remade.root, "ac", `${r.key}.json`))
+    await run(remade.prune({ maxSize: Number.MAX_SAFE_INTEGER }))
+    expect((await run(remade.readRecord(r.key)))._tag).toBe("Absent")
   })
 })
