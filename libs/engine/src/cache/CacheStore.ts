@@ -95,6 +95,16 @@ export type DocumentDir = "runs" | "trees"
 const HEX64 = /^[0-9a-f]{64}$/
 export const isDigest = (s: string): s is Digest => s.startsWith("sha256:") && HEX64.test(s.slice(7))
 
+/** `isDigest` for the digests a warm build checks again and again (every hit's blobs), remembered once valid. */
+const validDigests = new Set<string>()
+const isKnownDigest = (s: string): s is Digest => {
+  if (validDigests.has(s)) return true
+  if (!isDigest(s)) return false
+  if (validDigests.size >= 20_000) validDigests.clear()
+  validDigests.add(s)
+  return true
+}
+
 /** Every failure of the cache's own I/O, with the path and what to do about it in `message`. */
 export class CacheError extends Data.TaggedError("CacheError")<{
   readonly reason: "Io" | "BlobMissing" | "SizeMismatch" | "DigestMismatch" | "InvalidName"
@@ -473,7 +483,7 @@ const makeStore = (root: string): CacheStore => {
 
   /** Presence and size, one stat syscall: what a hit checks of every blob it references. */
   const statBlob = (ref: BlobRef): BlobCheck => {
-    if (!isDigest(ref.digest)) return { _tag: "Missing", path: ref.digest }
+    if (!isKnownDigest(ref.digest)) return { _tag: "Missing", path: ref.digest }
     const path = blobPath(ref.digest)
     const info = statSync(path, { throwIfNoEntry: false })
     if (info === undefined || !info.isFile()) return { _tag: "Missing", path }

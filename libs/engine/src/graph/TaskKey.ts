@@ -188,41 +188,52 @@ interface Unencodable {
   readonly value: string
 }
 
-const encode = (value: Json, path: string, out: Array<string>): Unencodable | undefined => {
-  if (value === null || typeof value === "boolean" || typeof value === "string") {
-    out.push(JSON.stringify(value))
+/**
+ * Appends the canonical JSON of `value` to `out.text`. On a value JSON cannot carry, returns it with its path below
+ * `value` (built on the way back, so a key that encodes pays for no path strings).
+ */
+const encode = (value: Json, out: { text: string }): Unencodable | undefined => {
+  if (typeof value === "string") {
+    out.text += JSON.stringify(value)
+    return undefined
+  }
+  if (value === null || typeof value === "boolean") {
+    out.text += value === null ? "null" : value ? "true" : "false"
     return undefined
   }
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) return { path, value: String(value) }
+    if (!Number.isFinite(value)) return { path: "", value: String(value) }
     // JSON.stringify turns -0 into "0", which is the equality we want for keys.
-    out.push(JSON.stringify(value))
+    out.text += JSON.stringify(value)
     return undefined
   }
   if (isJsonArray(value)) {
-    out.push("[")
+    out.text += "["
     for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(",")
+      if (i > 0) out.text += ","
       const item = value[i]
-      if (item === undefined) return { path: `${path}[${i}]`, value: "undefined" }
-      const bad = encode(item, `${path}[${i}]`, out)
-      if (bad !== undefined) return bad
+      if (item === undefined) return { path: `[${i}]`, value: "undefined" }
+      const bad = encode(item, out)
+      if (bad !== undefined) return { path: `[${i}]${bad.path}`, value: bad.value }
     }
-    out.push("]")
+    out.text += "]"
     return undefined
   }
-  out.push("{")
+  out.text += "{"
   let first = true
-  for (const name of Object.keys(value).sort(compareCodeUnits)) {
+  const names = Object.keys(value)
+  if (names.length > 1) names.sort(compareCodeUnits)
+  for (const name of names) {
     const member = value[name]
     if (member === undefined) continue
-    if (!first) out.push(",")
+    if (!first) out.text += ","
     first = false
-    out.push(JSON.stringify(name), ":")
-    const bad = encode(member, `${path}.${name}`, out)
-    if (bad !== undefined) return bad
+    out.text += JSON.stringify(name)
+    out.text += ":"
+    const bad = encode(member, out)
+    if (bad !== undefined) return { path: `.${name}${bad.path}`, value: bad.value }
   }
-  out.push("}")
+  out.text += "}"
   return undefined
 }
 
@@ -233,9 +244,9 @@ const isJsonArray = (value: Json): value is ReadonlyArray<Json> => Array.isArray
  * Left names the first value JSON cannot represent.
  */
 export const canonicalJson = (value: Json): Either.Either<string, Unencodable> => {
-  const out: Array<string> = []
-  const bad = encode(value, "$", out)
-  return bad === undefined ? Either.right(out.join("")) : Either.left(bad)
+  const out = { text: "" }
+  const bad = encode(value, out)
+  return bad === undefined ? Either.right(out.text) : Either.left({ path: `$${bad.path}`, value: bad.value })
 }
 
 /** The key of a task: sha256 of the canonical encoding of its `KeyStructure`. */
