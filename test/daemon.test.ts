@@ -215,6 +215,89 @@ describe("engine through its daemon", () => {
     expect(fs.readdirSync(open)).toEqual([])
   }, 60_000)
 
+  it("`engine daemon start` says why it cannot start: a folder others can write to, a socket path too long, a daemon that exits", async () => {
+    const buildId = fs.readFileSync(path.join(repoRoot, "apps", "cli", "dist", "build-id"), "utf8").trim()
+    const open = path.join(work, "open-start")
+    fs.mkdirSync(open)
+    fs.chmodSync(open, 0o777)
+    const refused = await run(["daemon", "start"], { env: { ENGINE_DAEMON_DIR: open } })
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain(`${open} must be a directory owned by uid`)
+
+    // Linux would bind a socket path over 107 bytes cut short, where no client looks: said, and nothing is started.
+    const long = path.join(work, "l".repeat(110))
+    const tooLong = await run(["daemon", "start"], { env: { ENGINE_DAEMON_DIR: long } })
+    expect(tooLong.code).toBe(1)
+    expect(tooLong.stderr).toMatch(/socket path .* is \d+ bytes, more than the 107 a unix socket allows; set ENGINE_DAEMON_DIR/)
+    const serveLong = await run(["daemon", "serve"], { env: { ENGINE_DAEMON_DIR: long } })
+    expect(serveLong.code).toBe(1)
+    expect(serveLong.stderr).toContain("more than the 107 a unix socket allows")
+    // Commands still run, in a process of their own.
+    const works = await run(["backends", "--json"], { env: { ENGINE_DAEMON_DIR: long } })
+    expect(works.code, works.stderr).toBe(0)
+
+    // The socket's name taken by a directory: the daemon exits at once, and `start` says so instead of waiting.
+    const taken = path.join(work, "taken")
+    fs.mkdirSync(path.join(taken, `${buildId}.sock`), { recursive: true, mode: 0o700 })
+    fs.chmodSync(taken, 0o700)
+    const startedAt = Date.now()
+    const exited = await run(["daemon", "start"], { env: { ENGINE_DAEMON_DIR: taken } })
+    expect(exited.code).toBe(1)
+    expect(exited.stderr).toContain("the daemon did not start: `engine daemon serve` exited with code 1")
+    expect(exited.stderr).toContain("run it in the foreground to see why")
+    expect(Date.now() - startedAt).toBeLessThan(8_000)
+    for (const dir of [open, long, taken]) expect((await run(["daemon", "status"], { env: { ENGINE_DAEMON_DIR: dir } })).code).toBe(1)
+  }, 60_000)
+
+  it("without its build id (an engine copied without `npm run build`'s output) daemon commands say what to run", async () => {
+    const copy = path.join(work, "copy")
+    for (const f of ["bin/engine.cjs", "dist/engine.cjs", "dist/client.cjs", "package.json"]) {
+      fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true })
+      fs.copyFileSync(path.join(repoRoot, "apps", "cli", f), path.join(copy, f))
+    }
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [path.join(copy, "bin", "engine.cjs"), "daemon", "status"], { env: baseEnv() })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`cannot find this engine's build id in ${path.join(copy, "dist")}`)
+    expect(r.stderr).toContain("(run npm run build)")
+  }, 60_000)
+
+  it("a daemon killed in the middle of a command: the client says so and exits 1, and the next command runs without it", async () => {
+    const dir = path.join(work, "killed")
+    put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(60 * 1024 * 1024))
+    put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
+    const own = path.join(work, "d-killed")
+    for (const via of ["native", "node"] as const) {
+      expect((await run(["daemon", "start"], { env: { ENGINE_DAEMON_DIR: own } })).code).toBe(0)
+      const st = await run(["daemon", "status", "--json"], { env: { ENGINE_DAEMON_DIR: own } })
+      const { pid } = JSON.parse(st.stdout) as { pid: number }
+      const long = start(["build", "--from", "scratch", "--no-mise", "--no-cache", "-o", "out"], {
+        cwd: dir,
+        via,
+        env: { ENGINE_DAEMON_DIR: own, ENGINE_CACHE_DIR: path.join(work, "cache-killed") }
+      })
+      await waitFor(() => long.stderr().includes("[tool-layer] http:big@path:./big ...\n") || long.exited())
+      process.kill(pid, "SIGKILL")
+      const r = await long.done
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain("engine: the daemon closed the connection before the command ended (it stopped or crashed)")
+      await waitFor(async () => (await run(["daemon", "status"], { env: { ENGINE_DAEMON_DIR: own } })).code === 1)
+    }
+    const after = await run(["build", "--from", "scratch", "--no-mise", "-o", "out"], {
+      cwd: dir,
+      env: { ENGINE_DAEMON_DIR: own, ENGINE_CACHE_DIR: path.join(work, "cache-killed") }
+    })
+    expect(after.code, after.stderr).toBe(0)
+    skopeoInspect(path.join(dir, "out"))
+    await run(["daemon", "stop"], { env: { ENGINE_DAEMON_DIR: own } })
+  }, 180_000)
+
   it("ENGINE_DAEMON=0 runs in a process of its own; `engine daemon stop` stops it", async () => {
     const before = await served()
     const r = await run(["backends"], { env: { ENGINE_DAEMON: "0" } })

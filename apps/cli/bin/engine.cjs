@@ -56,7 +56,7 @@ if (client === undefined || !client.daemonEnabled(process.env) || !client.served
     client.exchange(where.socket, client.runRequest(argv)).then((outcome) => {
       if (outcome.kind === "exit") return process.exit(outcome.code)
       // No daemon yet: start one once this command is done, so it does not compete with it for the cores.
-      if (outcome.kind === "unavailable") process.once("exit", () => client.startDaemon(__filename, where.dir))
+      if (outcome.kind === "unavailable") process.once("exit", () => client.startDaemon(__filename, where.dir, where.socket))
       runLocal()
     })
   }

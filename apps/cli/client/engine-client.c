@@ -219,6 +219,6 @@ int main(int argc, char **argv) {
     }
     free(payload);
   }
-  fprintf(stderr, "engine: the daemon closed the connection before the command ended\n");
+  fprintf(stderr, "engine: the daemon closed the connection before the command ended (it stopped or crashed); run the command again, or with ENGINE_DAEMON=0\n");
   return 1;
 }

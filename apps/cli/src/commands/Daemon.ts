@@ -3,7 +3,8 @@ import { trustRememberedDocuments } from "@engine/engine"
 import { Console, Effect } from "effect"
 import * as path from "node:path"
 import { exchange, locate, startDaemon } from "../daemon/Client"
-import { DaemonError, serve } from "../daemon/Server"
+import { socketPathProblem } from "../daemon/Location"
+import { DaemonError, ensurePrivateDir, serve } from "../daemon/Server"
 import { json } from "../Shared"
 
 const HOUR = 60 * 60 * 1000
@@ -65,13 +66,30 @@ const startCommand = Command.make("start", {}, () =>
     const where = yield* located
     let status = yield* ping(where.socket)
     if (status === undefined) {
-      startDaemon(launcher(), where.dir)
-      for (let i = 0; i < 100 && status === undefined; i++) {
+      // A folder the daemon would refuse is said at once, not after waiting for a daemon that cannot come.
+      yield* Effect.try({
+        try: () => ensurePrivateDir(where.dir),
+        catch: (e) => (e instanceof DaemonError ? e : new DaemonError({ message: `cannot use ${where.dir} for the daemon's socket: ${String(e)}` }))
+      })
+      const problem = socketPathProblem(where.socket)
+      if (problem !== undefined) return yield* new DaemonError({ message: problem })
+      const child = startDaemon(launcher(), where.dir, where.socket)
+      let exited: string | undefined
+      child?.once("exit", (code, signal) => (exited = signal !== null ? `signal ${signal}` : `code ${code}`))
+      for (let i = 0; i < 100 && status === undefined && exited === undefined; i++) {
         yield* Effect.sleep("100 millis")
         status = yield* ping(where.socket)
       }
+      // It may have lost the race for the socket to another daemon starting at the same time.
+      if (status === undefined && exited !== undefined) status = yield* ping(where.socket)
+      if (status === undefined) {
+        return yield* new DaemonError({
+          message: exited !== undefined
+            ? `the daemon did not start: \`engine daemon serve\` exited with ${exited} (socket ${where.socket}); run it in the foreground to see why`
+            : `the daemon did not start within 10 s (socket ${where.socket}); try engine daemon serve`
+        })
+      }
     }
-    if (status === undefined) return yield* new DaemonError({ message: `the daemon did not start (socket ${where.socket}); try engine daemon serve` })
     yield* Console.log(`daemon running: pid ${status.pid}, socket ${status.socket}`)
   })).pipe(Command.withDescription("Start this build's daemon in the background"))
 

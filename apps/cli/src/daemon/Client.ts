@@ -2,11 +2,11 @@
  * The Node client of the daemon, bundled alone into `dist/client.cjs` for `bin/engine.cjs` (plain Node, no Effect: it
  * must cost a few milliseconds). The native client `client/engine-client.c` does the same without starting Node.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { daemonDir, daemonEnabled, servedByDaemon, socketPath } from "./Location"
+import { daemonDir, daemonEnabled, servedByDaemon, socketPath, socketPathProblem } from "./Location"
 import { decodeFrames, encodeRequest, Frame, type Request, signalFrame } from "./Protocol"
 
 export { daemonEnabled, servedByDaemon }
@@ -70,7 +70,9 @@ export const exchange = (
     })
     conn.on("error", () => finish(connected ? { kind: "exit", code: 1 } : { kind: "unavailable" }))
     conn.on("close", () => {
-      if (!settled && connected) out.stderr.write("engine: the daemon closed the connection before the command ended\n")
+      if (!settled && connected) {
+        out.stderr.write("engine: the daemon closed the connection before the command ended (it stopped or crashed); run the command again, or with ENGINE_DAEMON=0\n")
+      }
       finish(connected ? { kind: "exit", code: 1 } : { kind: "unavailable" })
     })
   })
@@ -105,14 +107,16 @@ const DAEMON_NODE_FLAGS = ["--max-semi-space-size=32", "--interrupt-budget=30000
  * Starts this build's daemon in the background (it outlives this process), for the next `engine` to use; not when its
  * folder is unusable (another owner, open to others), where the daemon would refuse to start on every command.
  */
-export const startDaemon = (launcher: string, dir: string): void => {
+export const startDaemon = (launcher: string, dir: string, socket: string): ChildProcess | undefined => {
+  if (socketPathProblem(socket) !== undefined) return undefined
   try {
     const st = fs.statSync(dir)
-    if (st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o077) !== 0) return
+    if (st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o077) !== 0) return undefined
   } catch {
     // Not there yet: the daemon makes it.
   }
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, launcher, "daemon", "serve"], { detached: true, stdio: "ignore" })
   child.on("error", () => {})
   child.unref()
+  return child
 }

@@ -27,6 +27,17 @@ export const daemonDir = (env: Env, uid: number): string => {
   return path.join(tmp, `engine-daemon-${uid}`)
 }
 
+/** sun_path holds 108 bytes on Linux, with the terminating NUL. */
+const MAX_SOCKET_PATH = 107
+
+/** Why no daemon can listen at `socket` (a path too long: Linux would bind it cut short), or undefined. */
+export const socketPathProblem = (socket: string): string | undefined => {
+  const length = Buffer.byteLength(socket)
+  return length > MAX_SOCKET_PATH
+    ? `the daemon's socket path ${socket} is ${length} bytes, more than the ${MAX_SOCKET_PATH} a unix socket allows; set ENGINE_DAEMON_DIR to a shorter folder (or ENGINE_DAEMON=0)`
+    : undefined
+}
+
 /** One daemon per build of the engine: a rebuilt engine never talks to an old daemon. */
 export const socketPath = (dir: string, buildId: string): string => path.join(dir, `${buildId}.sock`)
 

@@ -11,7 +11,7 @@
 import { Data, Effect, Exit, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { servedByDaemon } from "./Location"
+import { servedByDaemon, socketPathProblem } from "./Location"
 import {
   decodeFrames,
   decodeRequest,
@@ -266,6 +266,8 @@ export const serve = (options: ServeOptions): Effect.Effect<void, DaemonError> =
 
     const listen = async () => {
       ensurePrivateDir(options.dir)
+      const problem = socketPathProblem(options.socket)
+      if (problem !== undefined) throw new DaemonError({ message: problem })
       if (await answers(options.socket)) return resume(Effect.void)
       fs.rmSync(options.socket, { force: true })
       server.once("error", (e) =>
@@ -275,7 +277,12 @@ export const serve = (options: ServeOptions): Effect.Effect<void, DaemonError> =
             : Effect.fail(new DaemonError({ message: `cannot listen on ${options.socket}: ${e.message}` }))
         ))
       server.listen(options.socket, () => {
-        fs.chmodSync(options.socket, 0o600)
+        try {
+          fs.chmodSync(options.socket, 0o600)
+        } catch (e) {
+          server.close()
+          return resume(Effect.fail(new DaemonError({ message: `cannot make ${options.socket} private to its owner: ${String(e)}` })))
+        }
         armIdle()
       })
     }
