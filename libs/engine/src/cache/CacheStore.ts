@@ -651,9 +651,12 @@ const makeStore = (root: string): CacheStore => {
   const touchRecordFile = (key: string, seenMtimeMs?: number) => {
     const now = Date.now()
     if (seenMtimeMs !== undefined && recent(seenMtimeMs, now)) return
-    const st = statSync(recordPath(key), { throwIfNoEntry: false })
+    const path = recordPath(key)
+    // What is remembered of the record holds an mtime that is now old: read afresh once, it is remembered with the new.
+    remembered.delete(path)
+    const st = statSync(path, { throwIfNoEntry: false })
     if (st !== undefined && recent(st.mtimeMs, now)) return
-    utimesSync(recordPath(key), new Date(now), new Date(now))
+    utimesSync(path, new Date(now), new Date(now))
   }
   const touchRecord: CacheStore["touchRecord"] = (key, seenMtimeMs) =>
     Effect.flatMap(guardKey(key), (key) => Effect.try({ try: () => touchRecordFile(key, seenMtimeMs), catch: ioError("mark as used", recordPath(key)) }))
@@ -783,7 +786,8 @@ const makeStore = (root: string): CacheStore => {
         await rm(path, { recursive: true, force: true })
         result.removedTemps++
       }
-      newGeneration(root)
+      // Only a removed entry can make what another process remembers wrong.
+      if (result.removedRecords > 0 || result.removedBlobs > 0) newGeneration(root)
       return { ...result, remainingBytes: size() }
     })
 

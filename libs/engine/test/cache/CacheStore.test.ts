@@ -341,9 +341,30 @@ describe("documents remembered by a process that trusts them (the daemon)", () =
     await run(remade.clear)
     expect((await run(remade.readRecord(r.key)))._tag).toBe("Absent")
 
+    // A prune that removes nothing keeps the generation; one that evicts the record is a new one.
     await run(remade.writeRecord(r))
-    fs.rmSync(path.join(remade.root, "ac", `${r.key}.json`))
+    const generation = () => fs.readFileSync(path.join(remade.root, "generation"), "utf8")
+    const before = generation()
     await run(remade.prune({ maxSize: Number.MAX_SAFE_INTEGER }))
+    expect(generation()).toBe(before)
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    fs.utimesSync(path.join(remade.root, "ac", `${r.key}.json`), old, old)
+    const pruned = await run(remade.prune({ maxSize: 0, graceMs: 60_000 }))
+    expect(pruned.removedRecords).toBe(1)
+    expect(generation()).not.toBe(before)
     expect((await run(remade.readRecord(r.key)))._tag).toBe("Absent")
+  })
+
+  it("a remembered record marked used (its mtime over an hour old) is read afresh once", async () => {
+    const r = record("aged", [])
+    await run(store.writeRecord(r))
+    const file = path.join(store.root, "ac", `${r.key}.json`)
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000)
+    fs.utimesSync(file, old, old)
+    await run(store.touchRecord(r.key, old.getTime()))
+    expect(Date.now() - fs.statSync(file).mtimeMs).toBeLessThan(60_000)
+    damage(file)
+    // Forgotten at the touch (what was remembered held the old mtime): the damage is found on the next read.
+    expect((await run(store.readRecord(r.key)))._tag).toBe("Corrupt")
   })
 })
