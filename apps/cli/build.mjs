@@ -67,6 +67,10 @@ await build({
   logLevel: "warning"
 })
 
+// The launcher reads the bundle as latin1 (no UTF-8 decoding at start-up): that is the same string only for ASCII,
+// which esbuild writes by default (charset: ascii escapes the rest).
+if (readFileSync(`${here}dist/engine.cjs`).some((byte) => byte > 0x7f)) throw new Error("dist/engine.cjs is not ASCII: bin/engine.cjs reads it as latin1")
+
 // This build's id: its daemon's socket is named after it, so a client never talks to a daemon of another build.
 const buildId = createHash("sha256").update(readFileSync(`${here}dist/engine.cjs`)).digest("hex").slice(0, 16)
 writeFileSync(`${here}dist/build-id`, `${buildId}\n`)
