@@ -31,9 +31,14 @@ const baseEnv = () => ({
   ENGINE_DAEMON_DIR: daemonDir
 })
 
-const start = (args: ReadonlyArray<string>, opts: { cwd?: string; env?: Record<string, string>; via?: "native" | "node"; umask?: string } = {}) => {
+const start = (
+  args: ReadonlyArray<string>,
+  opts: { cwd?: string; env?: Record<string, string>; via?: "native" | "node"; umask?: string; nodeLauncher?: string } = {}
+) => {
   const env = { ...baseEnv(), ...opts.env }
-  const program = opts.via === "node" ? [process.execPath, engineBin] : [launcher]
+  const program = opts.nodeLauncher !== undefined
+    ? [process.execPath, opts.nodeLauncher]
+    : opts.via === "node" ? [process.execPath, engineBin] : [launcher]
   const quoted = [...program, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ")
   const child = spawn("sh", ["-c", `umask ${opts.umask ?? "022"} && exec ${quoted}`], { cwd: opts.cwd ?? work, env })
   let stdout = ""
@@ -65,6 +70,12 @@ const waitFor = async (check: () => boolean | Promise<boolean>, ms = 30_000) => 
 }
 
 const BUILD = ["build", "--from", "scratch", "--no-mise", "--json"]
+
+/** A project whose one tool is `mb` MB of random bytes: they do not compress, so its layer task takes a while. */
+const bigToolProject = (dir: string, mb: number) => {
+  put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(mb * 1024 * 1024))
+  put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
+}
 
 beforeAll(async () => {
   work = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "engine-daemon-")))
@@ -182,9 +193,8 @@ describe("engine through its daemon", () => {
 
   it("Ctrl-C during compression in the daemon leaves no temp files, as in a process of its own", async () => {
     const dir = path.join(work, "big")
-    // Random bytes do not compress: the layer task takes long enough to be interrupted in the middle.
-    put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(100 * 1024 * 1024))
-    put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
+    // The layer task takes long enough to be interrupted in the middle.
+    bigToolProject(dir, 100)
     const cache = path.join(work, "cache-big")
     const long = start(["build", "--from", "scratch", "--no-mise", "-o", "out"], { cwd: dir, env: { ENGINE_CACHE_DIR: cache } })
     await waitFor(async () => long.stderr().includes("[tool-layer] http:big@path:./big ...\n") || long.exited())
@@ -255,14 +265,7 @@ describe("engine through its daemon", () => {
       fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true })
       fs.copyFileSync(path.join(repoRoot, "apps", "cli", f), path.join(copy, f))
     }
-    const r = await new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [path.join(copy, "bin", "engine.cjs"), "daemon", "status"], { env: baseEnv() })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    const r = await run(["daemon", "status"], { nodeLauncher: path.join(copy, "bin", "engine.cjs") })
     expect(r.code).toBe(1)
     expect(r.stderr).toContain(`cannot find this engine's build id in ${path.join(copy, "dist")}`)
     expect(r.stderr).toContain("(run npm run build)")
@@ -270,8 +273,7 @@ describe("engine through its daemon", () => {
 
   it("a daemon killed in the middle of a command: the client says so and exits 1, and the next command runs without it", async () => {
     const dir = path.join(work, "killed")
-    put(path.join(dir, "big", "blob.bin"), crypto.randomBytes(60 * 1024 * 1024))
-    put(path.join(dir, "mise.toml"), `[tools]\n"http:big" = "path:./big"\n`)
+    bigToolProject(dir, 60)
     const own = path.join(work, "d-killed")
     for (const via of ["native", "node"] as const) {
       expect((await run(["daemon", "start"], { env: { ENGINE_DAEMON_DIR: own } })).code).toBe(0)
