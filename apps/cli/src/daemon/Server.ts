@@ -5,8 +5,8 @@
  * A command runs exactly as in a process of its own: the client's argv, environ, working directory and umask are put
  * in place for it, its stdout/stderr go back to the client as frames (with the client's tty facts), its exit code is
  * the client's. What one command leaves for the next: the loaded code, warm JIT, idle compression workers, keep-alive
- * connections, and what the engine remembers of files (see `trustRememberedDocuments`). One command at a time (environ and cwd are per process): a client that finds the daemon
- * busy is told so and runs the command itself.
+ * connections, and what the engine remembers of files (see `trustRememberedDocuments`). One command at a time
+ * (environ and cwd are per process): a client that finds the daemon busy is told so and runs the command itself.
  */
 import { Data, Effect, Exit, Fiber } from "effect"
 import * as fs from "node:fs"
