@@ -32,9 +32,10 @@ const runLocal = () => {
   const bundle = new Module(file, module)
   bundle.filename = file
   bundle.paths = Module._nodeModulePaths(path.dirname(file))
+  // `npm run build` runs a build with this variable to record the cache, at exit: it then holds the functions the
+  // command compiled too, not only the bundle's top level. A rejected cache (another node) is just slower.
+  if (process.env.ENGINE_WRITE_CODE_CACHE === "1") process.once("exit", () => fs.writeFileSync(cacheFile, script.createCachedData()))
   script.runInThisContext().call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, path.dirname(file))
-  // `npm run build` runs the CLI once with this variable to record the cache; a rejected cache (other node) is just slower.
-  if (process.env.ENGINE_WRITE_CODE_CACHE === "1") fs.writeFileSync(cacheFile, script.createCachedData())
 }
 
 let client
