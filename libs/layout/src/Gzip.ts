@@ -173,7 +173,7 @@ export interface GzipMembersOptions {
  * A multi-member gzip (RFC 1952 allows any number of members; every runtime reads it): the input is cut into
  * `memberSize` pieces, each compressed on its own on a worker thread, up to `parallel` at a time, and written in
  * order. One big tool then uses every core; a layer under one member is byte-identical to `gzipChunks`'s output and
- * is compressed on libuv's thread pool, so small layers start no worker. A source chunk that is a whole member from
+ * is compressed on libuv's thread pool, so small layers start no worker (nor use one). A source chunk that is a whole member from
  * `takeBuffer(memberSize)` is compressed in place and returned to the pool: the tar producer fills members directly.
  * So is a chunk that starts such a buffer (the producer's last one): the producer hands it over and never touches it.
  */
@@ -223,8 +223,10 @@ export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: Gzip
         }
       }
     }
-    if (members === 0 && lanes === undefined) {
-      // One member, no worker running: the thread pool does it without starting any.
+    if (members === 0) {
+      // One member: the thread pool does it, workers or not. On a worker, zlib's one-shot output buffer is a member's
+      // bound (8 MB) for the few hundred KB of a small layer, and that much external memory per layer, in a process
+      // that has once started the workers (the daemon after a big layer), brought on full collections.
       const out = await gzipAsync(filling === undefined ? Buffer.alloc(0) : filling.subarray(0, filled), { level: GZIP_LEVEL })
       if (filling !== undefined) giveBuffer(filling)
       filling = undefined

@@ -37,6 +37,18 @@ describe("gzipMembers: parallel multi-member gzip", () => {
     expect(out.equals(gzipMiseBytes(small))).toBe(true)
   })
 
+  it("a layer under one member holds no member-sized buffer, even once workers run (a daemon after a big layer)", async () => {
+    // Several members: the compressing workers start (and stay, as in the daemon).
+    await collect(gzipMembers(pieces(data, 65_536), { memberSize: 100_000, parallel: 2 }))
+    const small = data.subarray(0, 50_000)
+    const members: Array<Buffer> = []
+    for await (const member of gzipMembers(pieces(small, 1000), { memberSize: 100_000 })) members.push(member)
+    expect(Buffer.concat(members).equals(gzipMiseBytes(small))).toBe(true)
+    // A worker's one-shot output is a member's bound (100 KB here, 8 MB in a build) handed over whole: each small layer
+    // would hold that much external memory until a collection.
+    for (const member of members) expect(member.buffer.byteLength).toBeLessThan(100_000)
+  })
+
   it("writes a valid empty gzip for empty input", async () => {
     const out = await collect(gzipMembers(pieces(Buffer.alloc(0), 10)))
     expect(gunzipSync(out).length).toBe(0)
