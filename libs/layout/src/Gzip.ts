@@ -173,8 +173,9 @@ export interface GzipMembersOptions {
  * A multi-member gzip (RFC 1952 allows any number of members; every runtime reads it): the input is cut into
  * `memberSize` pieces, each compressed on its own on a worker thread, up to `parallel` at a time, and written in
  * order. One big tool then uses every core; a layer under one member is byte-identical to `gzipChunks`'s output and
- * is compressed on libuv's thread pool, so small layers start no worker (nor use one). A source chunk that is a whole member from
- * `takeBuffer(memberSize)` is compressed in place and returned to the pool: the tar producer fills members directly.
+ * is compressed on libuv's thread pool, so small layers start no worker (nor use one). A source chunk that is a whole
+ * member from `takeBuffer(memberSize)` is compressed in place and returned to the pool: the tar producer fills members
+ * directly.
  * So is a chunk that starts such a buffer (the producer's last one): the producer hands it over and never touches it.
  */
 export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: GzipMembersOptions = {}): AsyncGenerator<Buffer> {
@@ -234,9 +235,9 @@ export async function* gzipMembers(source: AsyncIterable<Uint8Array>, opts: Gzip
       yield out
       return
     }
-    // An empty input still needs one (empty) member to be a valid gzip stream.
-    if (filled > 0 || members === 0) {
-      submit(filling ?? takeBuffer(memberSize), filled)
+    // The last, partly filled member (an empty input was one empty member above).
+    if (filling !== undefined && filled > 0) {
+      submit(filling, filled)
       filling = undefined
     }
     while (inFlight.length > 0) yield await next()
