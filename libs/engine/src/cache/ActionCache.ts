@@ -1,6 +1,6 @@
 import { Effect, Option, Schema } from "effect"
 import type { CacheLookup, MissReason, TaskCache } from "../graph/Scheduler"
-import { type KeyStructure, KeyStructureSchema, sha256Hex } from "../graph/TaskKey"
+import { type KeyStructure, KeyStructureSchema, sha256HexOfName } from "../graph/TaskKey"
 import { type ActionRecord, CacheError, type CacheStore, type DocumentRead } from "./CacheStore"
 
 const KeyedStructure = Schema.Struct({ key: Schema.String, structure: KeyStructureSchema })
@@ -34,17 +34,8 @@ export interface ActionCache extends TaskCache {
   readonly lastRunRecord: (taskId: string) => Effect.Effect<Option.Option<RunRecord>>
 }
 
-/** A task's run document is named by the sha256 of its id; ids repeat build after build (in the daemon). */
-const runNames = new Map<string, string>()
-const runName = (taskId: string): string => {
-  let name = runNames.get(taskId)
-  if (name === undefined) {
-    if (runNames.size >= 20_000) runNames.clear()
-    name = sha256Hex(taskId)
-    runNames.set(taskId, name)
-  }
-  return name
-}
+/** A task's run document is named by the sha256 of its id. */
+const runName = sha256HexOfName
 
 export const makeActionCache = (store: CacheStore, options: ActionCacheOptions = {}): ActionCache => {
   const now = options.now ?? (() => new Date())

@@ -430,12 +430,8 @@ const identityOf = (st: { readonly ino: number; readonly size: number; readonly 
 const checkGeneration = (root: string): void => {
   const path = join(root, GENERATION_FILE)
   try {
-    let st = statSync(path, { throwIfNoEntry: false })
-    if (st === undefined) {
-      writeFileAtomicNow(path, `${randomUUID()}\n`)
-      st = statSync(path)
-    }
-    const seen = identityOf(st)
+    const st = statSync(path, { throwIfNoEntry: false })
+    const seen = st !== undefined ? identityOf(st) : writeGeneration(path)
     const before = generations.get(root)
     if (before !== undefined && before !== seen) forgetUnder(root)
     generations.set(root, seen)
@@ -446,12 +442,16 @@ const checkGeneration = (root: string): void => {
   }
 }
 
+/** A new generation file at `path` (a new inode, whatever was there); its identity. */
+const writeGeneration = (path: string): string => {
+  writeFileAtomicNow(path, `${randomUUID()}\n`)
+  return identityOf(statSync(path))
+}
+
 /** After a clear or prune: a new generation file, so other processes forget what they remember of this cache. */
 const newGeneration = (root: string): void => {
   forgetUnder(root)
-  const path = join(root, GENERATION_FILE)
-  writeFileAtomicNow(path, `${randomUUID()}\n`)
-  generations.set(root, identityOf(statSync(path)))
+  generations.set(root, writeGeneration(join(root, GENERATION_FILE)))
 }
 
 const TOUCH_INTERVAL_MS = 60 * 60 * 1000
@@ -825,7 +825,7 @@ const makeStore = (root: string): CacheStore => {
         }
       },
       readDocument: (dir, name, schema) => readDocumentFile(documentPath(dir, name), schema),
-      blobInPlace: (digest, dest) => isDigest(digest) && blobInPlace(digest, dest),
+      blobInPlace: (digest, dest) => isKnownDigest(digest) && blobInPlace(digest, dest),
       writeDocument: (dir, name, schema, value) => {
         const path = documentPath(dir, name)
         return Either.match(encodeDocument(schema, value), {

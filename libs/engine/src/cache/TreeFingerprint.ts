@@ -2,7 +2,7 @@ import { Data, Effect, Option, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type Stats, statSync } from "node:fs"
 import { resolve } from "node:path"
-import { sha256Hex } from "../graph/TaskKey"
+import { sha256Hex, sha256HexOfName } from "../graph/TaskKey"
 import type { CacheStore, Digest } from "./CacheStore"
 
 /** A tree that cannot be fingerprinted: names the tree, the entry and the failing operation. */
@@ -336,7 +336,7 @@ export const fingerprintTree = (
       return yield* new TreeError({ root: rootPath, path: rootPath, message: `${rootPath} is not a directory; cannot fingerprint it as a tree` })
     }
     const hashFile = options.hashFile ?? hashTreeFile
-    const snapshotName = sha256Hex(rootPath)
+    const snapshotName = sha256HexOfName(rootPath)
     const takenAtMs = Date.now()
     const walked = yield* walk(rootPath, rootBytes)
     const windowMs = options.racyWindowMs ?? racyWindowFor(walked.map((e) => e.stats.ctimeMs))
@@ -398,16 +398,7 @@ export const fingerprintTree = (
   })
 
 /** The summary document of a tree, beside its snapshot (named by the sha256 of the root path). */
-const summaryNames = new Map<string, string>()
-const summaryNameOf = (rootPath: string): string => {
-  let name = summaryNames.get(rootPath)
-  if (name === undefined) {
-    if (summaryNames.size >= 20_000) summaryNames.clear()
-    name = `${sha256Hex(rootPath)}.summary`
-    summaryNames.set(rootPath, name)
-  }
-  return name
-}
+const summaryNameOf = (rootPath: string): string => `${sha256HexOfName(rootPath)}.summary`
 
 /**
  * The warm path: the digest saved at the tree's last fingerprint, when its entries have the same stats as then

@@ -579,9 +579,9 @@ export const runGraphs = <E, R>(
         const labelled = Either.try(() => node.task.label(depResults))
         const ref: TaskRef = Either.isRight(labelled) ? { ...node.ref, label: labelled.right } : node.ref
         if (Either.isLeft(labelled)) return yield* fail(node, ref, undefined, labelled.left)
-        const depKeys = depKeysOf(node, depResults)
         const quick = quickTried ? undefined : quickHit(node, depResults)
         if (quick !== undefined) return yield* settleHit(node, ref, quick)
+        const depKeys = depKeysOf(node, depResults)
         const computed = yield* Effect.suspend(() => node.task.keyInputs(depResults)).pipe(
           Effect.catchAllDefect((defect) => Effect.fail(defect)),
           Effect.flatMap((inputs) => taskKey(node.ref.kind, inputs, depKeys)),

@@ -180,6 +180,21 @@ export const isTaskKey = (s: string): boolean => TASK_KEY_PATTERN.test(s)
 
 export const sha256Hex = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex")
 
+/**
+ * `sha256Hex` of a name that comes back build after build in the daemon (a task id, an install dir), remembered:
+ * the cache's document names are these hashes.
+ */
+const namedHashes = new Map<string, string>()
+export const sha256HexOfName = (name: string): string => {
+  let hex = namedHashes.get(name)
+  if (hex === undefined) {
+    if (namedHashes.size >= 20_000) namedHashes.clear()
+    hex = sha256Hex(name)
+    namedHashes.set(name, hex)
+  }
+  return hex
+}
+
 const compareCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** Where the first value without a JSON encoding sits. */
