@@ -242,6 +242,9 @@ describe("engine through its daemon", () => {
     const serveLong = await run(["daemon", "serve"], { env: { ENGINE_DAEMON_DIR: long } })
     expect(serveLong.code).toBe(1)
     expect(serveLong.stderr).toContain("more than the 107 a unix socket allows")
+    // Refused before binding: no socket, not even one cut short, and the folder holds nothing.
+    expect(fs.readdirSync(long)).toEqual([])
+    expect(fs.readdirSync(work).filter((n) => n.startsWith("l".repeat(20)) && n !== path.basename(long))).toEqual([])
     // Commands still run, in a process of their own.
     const works = await run(["backends", "--json"], { env: { ENGINE_DAEMON_DIR: long } })
     expect(works.code, works.stderr).toBe(0)
